@@ -1,0 +1,170 @@
+package clock
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultResolution is the refresh interval of a Coarse clock made with a
+// zero resolution.
+const DefaultResolution = time.Millisecond
+
+// idleTicks is how many refreshes in a row may pass without a reader before
+// the background goroutine of a Coarse clock stops by itself.
+const idleTicks = 50
+
+// Coarse is a clock for hot paths. Its Nanotime is a cached reading of the
+// base clock that a background goroutine refreshes every resolution, so a
+// reader pays one atomic load instead of a clock call, at the price of being
+// up to one resolution behind.
+//
+// The goroutine starts lazily, on the first Nanotime, and stops by itself
+// after 50 refreshes in a row without a reader (50 ms at the default
+// resolution), to start again on the next read; Stop ends it at once. An idle
+// Coarse clock therefore costs nothing and leaks nothing. Now, NewTimer and
+// AfterFunc are the base clock's.
+//
+// When the base is a Fake clock, Coarse reads it directly instead: a test
+// that advances the fake clock sees the new time at once.
+type Coarse struct {
+	base       Clock
+	resolution time.Duration
+	now        atomic.Int64
+	// state is coarseStopped, coarseIdle (running, not read since the last
+	// refresh) or coarseRead (running and read). A reader writes it at most
+	// once per refresh, so readers on many cores do not fight over it.
+	state   atomic.Int32
+	mu      sync.Mutex // serialises start and Stop
+	stop    chan struct{}
+	done    chan struct{}
+	passthr bool
+}
+
+const (
+	coarseStopped int32 = iota
+	coarseIdle
+	coarseRead
+)
+
+// NewCoarse returns a coarse clock over base (Real() if nil) refreshed every
+// resolution (DefaultResolution if zero). A negative resolution is an error.
+func NewCoarse(base Clock, resolution time.Duration) (*Coarse, error) {
+	if resolution < 0 {
+		return nil, fmt.Errorf("clock: resolution %v is negative; want 0 (default %v) or more", resolution, DefaultResolution)
+	}
+	if resolution == 0 {
+		resolution = DefaultResolution
+	}
+	if base == nil {
+		base = Real()
+	}
+	_, fake := base.(*Fake)
+	return &Coarse{base: base, resolution: resolution, passthr: fake}, nil
+}
+
+var (
+	defaultCoarseOnce sync.Once
+	defaultCoarse     *Coarse
+)
+
+// Default returns the process-wide coarse clock over the real clock at
+// DefaultResolution: the clock every policy uses when its config names none.
+func Default() *Coarse {
+	defaultCoarseOnce.Do(func() {
+		defaultCoarse, _ = NewCoarse(Real(), DefaultResolution)
+	})
+	return defaultCoarse
+}
+
+// Resolution returns the refresh interval.
+func (c *Coarse) Resolution() time.Duration { return c.resolution }
+
+// Nanotime returns the cached monotonic reading, starting the refresh
+// goroutine if it is not running.
+func (c *Coarse) Nanotime() int64 {
+	if c.passthr {
+		return c.base.Nanotime()
+	}
+	if c.state.Load() != coarseRead {
+		c.markRead()
+	}
+	return c.now.Load()
+}
+
+// markRead is Nanotime's slow path: start the goroutine, or tell it that the
+// clock was read since its last refresh.
+func (c *Coarse) markRead() {
+	if c.state.CompareAndSwap(coarseIdle, coarseRead) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.Load() != coarseStopped {
+		c.state.Store(coarseRead)
+		return
+	}
+	c.now.Store(c.base.Nanotime())
+	c.stop = make(chan struct{})
+	c.done = make(chan struct{})
+	c.state.Store(coarseRead)
+	go c.refresh(c.stop, c.done)
+}
+
+func (c *Coarse) refresh(stop, done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(c.resolution)
+	defer t.Stop()
+	idle := 0
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		c.now.Store(c.base.Nanotime())
+		if c.state.CompareAndSwap(coarseRead, coarseIdle) {
+			idle = 0
+			continue
+		}
+		idle++
+		if idle < idleTicks {
+			continue
+		}
+		c.mu.Lock()
+		if c.state.CompareAndSwap(coarseIdle, coarseStopped) {
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+		idle = 0
+	}
+}
+
+// Running reports whether the refresh goroutine is running.
+func (c *Coarse) Running() bool { return c.state.Load() != coarseStopped }
+
+// Stop ends the refresh goroutine and waits for it to exit. The clock stays
+// usable: the next Nanotime starts it again. Stop is idempotent.
+func (c *Coarse) Stop() {
+	c.mu.Lock()
+	if c.state.Load() == coarseStopped {
+		c.mu.Unlock()
+		return
+	}
+	c.state.Store(coarseStopped)
+	stop, done := c.stop, c.done
+	c.mu.Unlock()
+	close(stop)
+	<-done
+}
+
+// Now returns the base clock's time.
+func (c *Coarse) Now() time.Time { return c.base.Now() }
+
+// NewTimer returns a timer of the base clock.
+func (c *Coarse) NewTimer(d time.Duration) Timer { return c.base.NewTimer(d) }
+
+// AfterFunc returns a timer of the base clock.
+func (c *Coarse) AfterFunc(d time.Duration, f func()) Timer { return c.base.AfterFunc(d, f) }

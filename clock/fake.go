@@ -1,0 +1,204 @@
+package clock
+
+import (
+	"sort"
+	"sync"
+	"time"
+)
+
+// Fake is a clock for tests: it stands still until Advance or Set moves it,
+// and then fires every timer that has come due, in order of due time (and of
+// creation for equal due times), before returning. AfterFunc callbacks run
+// synchronously in the goroutine that called Advance, without any lock of the
+// clock held, so a callback may use the clock. Channel timers receive the
+// time on a buffered channel, as real timers do.
+//
+// The zero value is not usable; create one with NewFake.
+type Fake struct {
+	mu     sync.Mutex
+	now    time.Time
+	start  time.Time
+	seq    uint64
+	timers []*fakeTimer
+	// changed is closed and replaced whenever a timer is added, so that
+	// BlockUntil can wait without polling.
+	changed chan struct{}
+}
+
+// NewFake returns a fake clock that reads start. A zero start means
+// 2026-01-01 00:00:00 UTC, so tests print stable times.
+func NewFake(start time.Time) *Fake {
+	if start.IsZero() {
+		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	}
+	return &Fake{now: start, start: start, changed: make(chan struct{})}
+}
+
+// Now returns the fake time.
+func (f *Fake) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.now
+}
+
+// Nanotime returns the nanoseconds between the clock's start and its
+// current time. Set may move it backwards.
+func (f *Fake) Nanotime() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return int64(f.now.Sub(f.start))
+}
+
+// Since returns the fake time elapsed since t.
+func (f *Fake) Since(t time.Time) time.Duration { return f.Now().Sub(t) }
+
+// NewTimer returns a timer that fires on its channel when the clock reaches
+// now+d. A d of zero or less fires at the next Advance or Set.
+func (f *Fake) NewTimer(d time.Duration) Timer {
+	t := &fakeTimer{clock: f, ch: make(chan time.Time, 1)}
+	f.schedule(t, d)
+	return t
+}
+
+// AfterFunc returns a timer that calls fn when the clock reaches now+d.
+func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
+	t := &fakeTimer{clock: f, fn: fn}
+	f.schedule(t, d)
+	return t
+}
+
+// Advance moves the clock forward by d and fires every timer due by then.
+// It panics if d is negative: a test that moves time backwards must say so
+// with Set.
+func (f *Fake) Advance(d time.Duration) {
+	if d < 0 {
+		panic("clock: Fake.Advance with a negative duration; use Set to move backwards")
+	}
+	f.mu.Lock()
+	target := f.now.Add(d)
+	f.mu.Unlock()
+	f.runUntil(target)
+}
+
+// Set moves the clock to t, forwards or backwards, and fires every timer due
+// by t. Timers keep their absolute due times when time moves backwards.
+func (f *Fake) Set(t time.Time) {
+	f.runUntil(t)
+}
+
+// runUntil fires due timers one at a time, moving the clock to each timer's
+// due time first, so a callback observes the time it was due at and may
+// schedule further timers that also fire within the same Advance.
+func (f *Fake) runUntil(target time.Time) {
+	for {
+		f.mu.Lock()
+		if len(f.timers) == 0 || f.timers[0].when.After(target) {
+			f.now = target
+			f.mu.Unlock()
+			return
+		}
+		t := f.timers[0]
+		f.timers = f.timers[1:]
+		t.active = false
+		if t.when.After(f.now) {
+			f.now = t.when
+		}
+		now := f.now
+		f.mu.Unlock()
+		if t.fn != nil {
+			t.fn()
+		} else {
+			select {
+			case t.ch <- now:
+			default:
+			}
+		}
+	}
+}
+
+// Timers returns how many timers are pending.
+func (f *Fake) Timers() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.timers)
+}
+
+// BlockUntil waits until at least n timers are pending: the way a test waits
+// for a goroutine under test to start waiting on the clock before advancing
+// it.
+func (f *Fake) BlockUntil(n int) {
+	for {
+		f.mu.Lock()
+		if len(f.timers) >= n {
+			f.mu.Unlock()
+			return
+		}
+		ch := f.changed
+		f.mu.Unlock()
+		<-ch
+	}
+}
+
+// schedule adds t at now+d. Requires f.mu not held.
+func (f *Fake) schedule(t *fakeTimer, d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.scheduleLocked(t, d)
+}
+
+// scheduleLocked requires f.mu held.
+func (f *Fake) scheduleLocked(t *fakeTimer, d time.Duration) {
+	f.seq++
+	t.when = f.now.Add(d)
+	t.seq = f.seq
+	t.active = true
+	i := sort.Search(len(f.timers), func(i int) bool {
+		o := f.timers[i]
+		return o.when.After(t.when) || (o.when.Equal(t.when) && o.seq > t.seq)
+	})
+	f.timers = append(f.timers, nil)
+	copy(f.timers[i+1:], f.timers[i:])
+	f.timers[i] = t
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+// removeLocked requires f.mu held.
+func (f *Fake) removeLocked(t *fakeTimer) bool {
+	if !t.active {
+		return false
+	}
+	for i, o := range f.timers {
+		if o == t {
+			f.timers = append(f.timers[:i], f.timers[i+1:]...)
+			break
+		}
+	}
+	t.active = false
+	return true
+}
+
+type fakeTimer struct {
+	clock  *Fake
+	when   time.Time
+	seq    uint64
+	active bool
+	fn     func()
+	ch     chan time.Time
+}
+
+func (t *fakeTimer) C() <-chan time.Time { return t.ch }
+
+func (t *fakeTimer) Stop() bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	return t.clock.removeLocked(t)
+}
+
+func (t *fakeTimer) Reset(d time.Duration) bool {
+	t.clock.mu.Lock()
+	defer t.clock.mu.Unlock()
+	was := t.clock.removeLocked(t)
+	t.clock.scheduleLocked(t, d)
+	return was
+}

@@ -1,0 +1,19 @@
+// Package fusebox is the composition layer of the Fusebox fault-tolerance
+// toolkit: the outcome model every policy shares, the sentinel errors every
+// rejection is matched with, and the Pipeline that composes policies into one
+// execution model.
+//
+// A policy (a circuit breaker, a retry, a bulkhead, a rate limiter, a
+// timeout, a fallback, a hedge) lives in its own package and implements
+// [Policy]. A [Pipeline] is built once from policies, outermost first, and
+// then run for every call:
+//
+//	p := fusebox.New(bulkheadPolicy, breakerPolicy, retryPolicy)
+//	err := p.Run(ctx, func(ctx context.Context) error { return callDependency(ctx) })
+//
+// Every policy judges the result of a call through the same outcome model: a
+// [Classifier] maps an error to [Success], [Failure] or [Ignored], and
+// [Classify] applies the rule no classifier can override: when the caller's
+// own context has ended, the call says nothing about the dependency and is
+// Ignored.
+package fusebox

@@ -1,0 +1,177 @@
+package fusebox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Policy is one layer of a Pipeline. Run executes next, the rest of the
+// pipeline inside this policy, under the policy's rules: it may refuse to
+// call it (returning a rejection error), call it once, or call it several
+// times (retries, hedges). Run must release everything it acquired before it
+// returns, also when next panics, and must not use next after it returns.
+type Policy interface {
+	Run(ctx context.Context, next Next) error
+}
+
+// Next is the rest of a pipeline as seen from inside a policy: the policies
+// nested inside it and, innermost, the caller's function. It is a small value
+// passed by copy, so running a pipeline allocates nothing of its own. A Next
+// may be run several times, also concurrently (by a hedge), but only until
+// the policy's Run returns.
+type Next struct {
+	policies []Policy
+	call     call
+}
+
+// call is the caller's function behind a Next: a plain func for Run, a typed
+// holder of the result for Do.
+type call interface {
+	run(ctx context.Context) error
+	setResult(v any) error
+}
+
+// funcCall adapts a plain function; converting it to the call interface does
+// not allocate, since a func value is a single pointer.
+type funcCall func(context.Context) error
+
+func (f funcCall) run(ctx context.Context) error { return f(ctx) }
+
+func (f funcCall) setResult(v any) error {
+	if v == nil {
+		return nil
+	}
+	return fmt.Errorf("fusebox: a result of type %T was supplied to a call that returns only an error (use fusebox.Do)", v)
+}
+
+// NextFunc returns the Next that calls fn directly: how a policy is run on
+// its own, outside a Pipeline.
+func NextFunc(fn func(context.Context) error) Next {
+	return Next{call: funcCall(fn)}
+}
+
+// Run runs the rest of the pipeline with ctx.
+func (n Next) Run(ctx context.Context) error {
+	if len(n.policies) == 0 {
+		return n.call.run(ctx)
+	}
+	return n.policies[0].Run(ctx, Next{policies: n.policies[1:], call: n.call})
+}
+
+// SetResult makes v the result of the call, in place of whatever the
+// caller's function returned: how a fallback hands its value to [Do]. It
+// returns an error when v's type is not the call's result type, or when the
+// call was started with Run and returns no result (then only a nil v is
+// accepted).
+func (n Next) SetResult(v any) error {
+	return n.call.setResult(v)
+}
+
+// Pipeline is a fixed chain of policies around a call. The first policy is
+// the outermost: New(a, b, c).Run(ctx, fn) runs a(b(c(fn))). A Pipeline is
+// built once and safe for concurrent use; running it allocates nothing
+// beyond what its policies and the caller's function allocate.
+//
+// The recommended order, outermost first:
+//
+//	fallback → deadline → bulkhead → breaker → retry → per-attempt timeout → hedge → fn
+//
+//	fallback  answers when everything inside failed or rejected
+//	deadline  bounds the whole call, retries included
+//	bulkhead  bounds how many calls are in flight, retries included
+//	breaker   sees one outcome per call, after retries
+//	retry     repeats attempts the breaker admitted
+//	timeout   bounds each attempt
+//	hedge     races extra attempts against a slow one
+type Pipeline struct {
+	policies []Policy
+}
+
+// New builds a pipeline from policies, outermost first. It returns an error
+// when a policy is nil. A pipeline with no policies just calls the function.
+func New(policies ...Policy) (*Pipeline, error) {
+	for i, p := range policies {
+		if p == nil {
+			return nil, fmt.Errorf("fusebox: policies[%d] is nil", i)
+		}
+	}
+	return &Pipeline{policies: append([]Policy(nil), policies...)}, nil
+}
+
+// Policies returns the pipeline's policies, outermost first.
+func (p *Pipeline) Policies() []Policy {
+	return append([]Policy(nil), p.policies...)
+}
+
+// Run calls fn through every policy of the pipeline and returns what the
+// outermost policy returns: fn's error, or a rejection that matches one of
+// the package's sentinel errors with errors.Is.
+func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) error {
+	if fn == nil {
+		return errNilFunc
+	}
+	return Next{policies: p.policies, call: funcCall(fn)}.Run(ctx)
+}
+
+// Do calls fn through every policy of p and returns its value. When policies
+// run fn several times (retries, hedges) the value of the attempt that
+// succeeded is returned; a fallback may supply the value instead. Do
+// allocates one small object per call to carry the typed result; use
+// Pipeline.Run when even that matters.
+func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
+	if fn == nil {
+		var zero T
+		return zero, errNilFunc
+	}
+	c := &typedCall[T]{fn: fn}
+	err := Next{policies: p.policies, call: c}.Run(ctx)
+	c.mu.Lock()
+	v := c.val
+	c.mu.Unlock()
+	return v, err
+}
+
+// typedCall holds the result of a Do call. Attempts may run concurrently
+// (hedges), so the result is kept under a mutex: the first successful
+// attempt's value wins; until one succeeds, the latest failed attempt's
+// value is kept (an HTTP response that came with an error, say).
+type typedCall[T any] struct {
+	fn   func(context.Context) (T, error)
+	mu   sync.Mutex
+	val  T
+	won  bool
+	fixd bool // a fallback set the value; attempts no longer change it
+}
+
+func (c *typedCall[T]) run(ctx context.Context) error {
+	v, err := c.fn(ctx)
+	c.mu.Lock()
+	if !c.won && !c.fixd {
+		c.val = v
+		c.won = err == nil
+	}
+	c.mu.Unlock()
+	return err
+}
+
+func (c *typedCall[T]) setResult(v any) error {
+	var t T
+	if v != nil {
+		tv, ok := v.(T)
+		if !ok {
+			return fmt.Errorf("fusebox: fallback result of type %T is not the call's result type %T", v, t)
+		}
+		t = tv
+	}
+	c.mu.Lock()
+	c.val = t
+	c.fixd = true
+	c.mu.Unlock()
+	return nil
+}
+
+// errNilFunc guards against a nil function: better a clear error than a nil
+// dereference deep inside a policy.
+var errNilFunc = errors.New("fusebox: nil function")
