@@ -32,10 +32,13 @@ type Timer interface {
 	// C returns the channel a NewTimer timer fires on; nil for AfterFunc.
 	C() <-chan time.Time
 	// Stop prevents the timer from firing. It returns false if the timer had
-	// already fired or been stopped.
+	// already fired or been stopped. As with time.Timer since Go 1.23, a
+	// channel timer whose time has not been received counts as pending:
+	// Stop discards the time and returns true.
 	Stop() bool
 	// Reset makes the timer fire d from now. It returns true if the timer
-	// was still pending.
+	// was still pending (in the sense of Stop); no time from before the
+	// Reset is received after it.
 	Reset(d time.Duration) bool
 }
 

@@ -84,32 +84,33 @@ func (c *Coarse) Resolution() time.Duration { return c.resolution }
 // Nanotime returns the cached monotonic reading, starting the refresh
 // goroutine if it is not running.
 func (c *Coarse) Nanotime() int64 {
+	if c.state.Load() == coarseRead {
+		return c.now.Load()
+	}
+	return c.markRead()
+}
+
+// markRead is Nanotime's slow path: read a fake base directly, start the
+// goroutine, or tell it that the clock was read since its last refresh.
+func (c *Coarse) markRead() int64 {
 	if c.passthr {
 		return c.base.Nanotime()
 	}
-	if c.state.Load() != coarseRead {
-		c.markRead()
-	}
-	return c.now.Load()
-}
-
-// markRead is Nanotime's slow path: start the goroutine, or tell it that the
-// clock was read since its last refresh.
-func (c *Coarse) markRead() {
 	if c.state.CompareAndSwap(coarseIdle, coarseRead) {
-		return
+		return c.now.Load()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.state.Load() != coarseStopped {
 		c.state.Store(coarseRead)
-		return
+		return c.now.Load()
 	}
-	c.now.Store(c.base.Nanotime())
+	c.store(c.base.Nanotime())
 	c.stop = make(chan struct{})
 	c.done = make(chan struct{})
 	c.state.Store(coarseRead)
 	go c.refresh(c.stop, c.done)
+	return c.now.Load()
 }
 
 func (c *Coarse) refresh(stop, done chan struct{}) {
@@ -123,7 +124,7 @@ func (c *Coarse) refresh(stop, done chan struct{}) {
 			return
 		case <-t.C:
 		}
-		c.now.Store(c.base.Nanotime())
+		c.store(c.base.Nanotime())
 		if c.state.CompareAndSwap(coarseRead, coarseIdle) {
 			idle = 0
 			continue
@@ -133,12 +134,30 @@ func (c *Coarse) refresh(stop, done chan struct{}) {
 			continue
 		}
 		c.mu.Lock()
+		if c.stop != stop {
+			// Stop ended this goroutine and a read has started its
+			// successor since: the state is the successor's.
+			c.mu.Unlock()
+			return
+		}
 		if c.state.CompareAndSwap(coarseIdle, coarseStopped) {
 			c.mu.Unlock()
 			return
 		}
 		c.mu.Unlock()
 		idle = 0
+	}
+}
+
+// store publishes the reading v unless a later one is already there: a
+// goroutine ended by Stop may still store a reading after a read has started
+// its successor, and Nanotime must not go backwards.
+func (c *Coarse) store(v int64) {
+	for {
+		old := c.now.Load()
+		if v <= old || c.now.CompareAndSwap(old, v) {
+			return
+		}
 	}
 }
 
@@ -150,7 +169,12 @@ func (c *Coarse) Running() bool { return c.state.Load() != coarseStopped }
 func (c *Coarse) Stop() {
 	c.mu.Lock()
 	if c.state.Load() == coarseStopped {
+		// The goroutine may have stopped itself and still be exiting.
+		done := c.done
 		c.mu.Unlock()
+		if done != nil {
+			<-done
+		}
 		return
 	}
 	c.state.Store(coarseStopped)

@@ -10,8 +10,9 @@ import (
 // and then fires every timer that has come due, in order of due time (and of
 // creation for equal due times), before returning. AfterFunc callbacks run
 // synchronously in the goroutine that called Advance, without any lock of the
-// clock held, so a callback may use the clock. Channel timers receive the
-// time on a buffered channel, as real timers do.
+// clock held, so a callback may use the clock. Channel timers behave as
+// time.Timer does since Go 1.23: Stop and Reset discard a time that was sent
+// but not yet received, and report such a timer as still pending.
 //
 // The zero value is not usable; create one with NewFake.
 type Fake struct {
@@ -77,23 +78,27 @@ func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
 	target := f.now.Add(d)
 	f.mu.Unlock()
-	f.runUntil(target)
+	f.runUntil(target, true)
 }
 
 // Set moves the clock to t, forwards or backwards, and fires every timer due
 // by t. Timers keep their absolute due times when time moves backwards.
 func (f *Fake) Set(t time.Time) {
-	f.runUntil(t)
+	f.runUntil(t, false)
 }
 
 // runUntil fires due timers one at a time, moving the clock to each timer's
 // due time first, so a callback observes the time it was due at and may
-// schedule further timers that also fire within the same Advance.
-func (f *Fake) runUntil(target time.Time) {
+// schedule further timers that also fire within the same Advance. With
+// forward set (Advance), it never moves the clock backwards, which an Advance
+// called from a callback, or from another goroutine, could otherwise do.
+func (f *Fake) runUntil(target time.Time, forward bool) {
 	for {
 		f.mu.Lock()
 		if len(f.timers) == 0 || f.timers[0].when.After(target) {
-			f.now = target
+			if !forward || target.After(f.now) {
+				f.now = target
+			}
 			f.mu.Unlock()
 			return
 		}
@@ -103,16 +108,18 @@ func (f *Fake) runUntil(target time.Time) {
 		if t.when.After(f.now) {
 			f.now = t.when
 		}
-		now := f.now
-		f.mu.Unlock()
-		if t.fn != nil {
-			t.fn()
-		} else {
+		if t.fn == nil {
+			// Sent under the lock, so that Stop and Reset, which drain
+			// the channel under it, never leave a stale time behind.
 			select {
-			case t.ch <- now:
+			case t.ch <- f.now:
 			default:
 			}
+			f.mu.Unlock()
+			continue
 		}
+		f.mu.Unlock()
+		t.fn()
 	}
 }
 
@@ -192,13 +199,27 @@ func (t *fakeTimer) C() <-chan time.Time { return t.ch }
 func (t *fakeTimer) Stop() bool {
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
-	return t.clock.removeLocked(t)
+	was := t.clock.removeLocked(t)
+	return t.drainLocked() || was
 }
 
 func (t *fakeTimer) Reset(d time.Duration) bool {
 	t.clock.mu.Lock()
 	defer t.clock.mu.Unlock()
 	was := t.clock.removeLocked(t)
+	was = t.drainLocked() || was
 	t.clock.scheduleLocked(t, d)
 	return was
+}
+
+// drainLocked discards a time sent but not received, as time.Timer's Stop
+// and Reset do since Go 1.23, and reports whether there was one. Requires
+// t.clock.mu held.
+func (t *fakeTimer) drainLocked() bool {
+	select {
+	case <-t.ch: // a nil channel (AfterFunc) is never ready
+		return true
+	default:
+		return false
+	}
 }

@@ -1,0 +1,647 @@
+package breaker
+
+import (
+	"context"
+	"math"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/window"
+)
+
+// Breaker is a circuit breaker. It is safe for concurrent use; create it
+// with New.
+//
+// The closed state's admit and record are lock-free and allocation-free:
+// one atomic load to admit, one atomic add to record a success (plus one
+// clock read, an atomic load on the default coarse clock). The mutex is
+// taken only for transitions and for half-open probe outcomes.
+type Breaker struct {
+	// word is the state word: state in the low bits, generation above.
+	word atomic.Uint64
+	// Read on every call; set once by New.
+	coarse    *clock.Coarse // s.Clock when it is the coarse clock: no interface call
+	tw        *window.Time
+	cw        *window.Count
+	slowNanos int64 // 0 when slow calls are not tracked
+	plain     bool  // no Classifier: a nil error is a Success without a call
+	fast      bool  // plain and untimed: Execute and Run need no Permit
+
+	consecutive atomic.Uint64
+	s           settings
+	events      *fusebox.Events
+	rejections  atomic.Uint64
+	late        atomic.Uint64
+	openUntil   atomic.Int64
+	openErr     atomic.Pointer[OpenError]
+	forcedErr   atomic.Pointer[OpenError] // made on first ForceOpen
+	probes      []probeSlot
+
+	// Everything below is guarded by mu.
+	mu            sync.Mutex
+	since         int64 // Nanotime of the last transition
+	reopens       int   // consecutive openings without closing
+	probeOK       int   // successful probes in this half-open state
+	probeFail     uint64
+	reclaimed     uint64
+	transitions   uint64
+	timer         clock.Timer
+	listeners     []listener
+	nextListener  uint64
+	queue         []Transition
+	dispatching   bool
+	seed          uint64 // jitter's random state (splitmix64)
+	lastReason    string
+	lastOpenNanos int64
+}
+
+// probeSlot is one half-open probe permit. ticket is even while the slot is
+// free and odd while a probe holds it; each acquisition makes a new ticket,
+// so a stale probe can never release a slot someone else holds. since is
+// when the holder took it, or math.MaxInt64 while that is not yet known.
+type probeSlot struct {
+	ticket atomic.Uint64
+	since  atomic.Int64
+}
+
+// New returns a closed breaker configured by c, or an error naming the first
+// invalid field of c.
+func New(c Config) (*Breaker, error) {
+	c, err := c.validate()
+	if err != nil {
+		return nil, err
+	}
+	s := newSettings(c)
+	b := &Breaker{s: s, slowNanos: s.slowNanos, plain: s.classifier == nil}
+	b.fast = b.plain && b.slowNanos == 0
+	b.events = c.Events
+	b.coarse, _ = s.clock.(*clock.Coarse)
+	if s.countWindow {
+		b.cw, _ = window.NewCount(int(s.windowSize))
+	} else {
+		b.tw, _ = window.NewTime(time.Duration(s.windowNanos), int(s.buckets))
+		b.tw.Reset(b.now())
+	}
+	b.probes = make([]probeSlot, s.probes)
+	for i := range b.probes {
+		b.probes[i].since.Store(math.MaxInt64)
+	}
+	b.since = b.now()
+	b.seed = rand.Uint64()
+	if c.OnStateChange != nil {
+		b.OnStateChange(c.OnStateChange)
+	}
+	return b, nil
+}
+
+// Name returns the breaker's configured name.
+func (b *Breaker) Name() string { return b.s.name }
+
+// Config returns the breaker's configuration with every default applied.
+func (b *Breaker) Config() Config {
+	c := b.s.config()
+	c.Events = b.events
+	return c
+}
+
+// State returns the current state. An open breaker whose open duration has
+// ended still reads Open until a call (or the AutoHalfOpen timer) moves it.
+func (b *Breaker) State() State { return stateOf(b.word.Load()) }
+
+func (b *Breaker) now() int64 {
+	if b.coarse != nil {
+		return b.coarse.Nanotime()
+	}
+	return b.s.clock.Nanotime()
+}
+
+// Permit is the right to make one call, obtained from Allow. Report its
+// outcome exactly once with Done; a Permit must not be copied. Done on the
+// same Permit a second time does nothing. A Permit that is never done
+// records nothing; in the half-open state it holds its probe slot until
+// HalfOpenMaxWait passes.
+type Permit struct {
+	b      *Breaker
+	word   uint64 // state word the permit was issued under
+	start  int64  // Nanotime at admission, when slow calls are tracked
+	slot   int32  // probe slot, or -1
+	ticket uint64 // probe ticket
+}
+
+// Allow asks to make one call. On success the returned Permit must be done
+// with the call's outcome; otherwise the error is an *OpenError matching
+// ErrOpen. Allow is the two-step form for proxies and streams; most callers
+// use Execute or Do.
+func (b *Breaker) Allow() (Permit, error) {
+	w := b.word.Load()
+	if stateOf(w) == Closed && b.slowNanos == 0 {
+		return Permit{b: b, word: w, slot: -1}, nil
+	}
+	return b.allowSlow(w)
+}
+
+func (b *Breaker) allowSlow(w uint64) (Permit, error) {
+	for {
+		switch stateOf(w) {
+		case Closed, MetricsOnly:
+			p := Permit{b: b, word: w, slot: -1}
+			if b.slowNanos != 0 {
+				p.start = b.now()
+			}
+			return p, nil
+		case Disabled:
+			return Permit{slot: -1}, nil
+		case ForcedOpen:
+			return Permit{slot: -1}, b.reject(b.forcedErr.Load())
+		case Open:
+			if b.now() < b.openUntil.Load() {
+				return Permit{slot: -1}, b.reject(b.openErr.Load())
+			}
+			b.toHalfOpen(w, false)
+		case HalfOpen:
+			if p, ok := b.acquireProbe(w); ok {
+				return p, nil
+			}
+			if b.word.Load() == w {
+				return Permit{slot: -1}, b.reject(b.openErr.Load())
+			}
+		}
+		w = b.word.Load()
+	}
+}
+
+// acquireProbe takes a free probe slot, or one whose holder has held it
+// longer than HalfOpenMaxWait, with compare-and-swap: never more than
+// HalfOpenProbes holders at once.
+func (b *Breaker) acquireProbe(w uint64) (Permit, bool) {
+	now := b.now()
+	for i := range b.probes {
+		sl := &b.probes[i]
+		t := sl.ticket.Load()
+		if t&1 == 0 {
+			if sl.ticket.CompareAndSwap(t, t+1) {
+				sl.since.Store(now)
+				return Permit{b: b, word: w, start: now, slot: int32(i), ticket: t + 1}, true
+			}
+			continue
+		}
+		since := sl.since.Load()
+		if since != math.MaxInt64 && now-since >= b.s.maxWait && sl.since.CompareAndSwap(since, now) {
+			if sl.ticket.CompareAndSwap(t, t+2) {
+				b.mu.Lock()
+				b.reclaimed++
+				b.mu.Unlock()
+				return Permit{b: b, word: w, start: now, slot: int32(i), ticket: t + 2}, true
+			}
+		}
+	}
+	return Permit{}, false
+}
+
+// Done reports the outcome of the permitted call. Only the first Done of a
+// Permit counts; an outcome that belongs to an earlier state of the breaker
+// (the breaker opened while the call was in flight, say) is dropped and
+// counted as late.
+func (p *Permit) Done(o fusebox.Outcome) {
+	b := p.b
+	if b == nil {
+		return
+	}
+	p.b = nil
+	if p.slot >= 0 {
+		b.doneProbe(p, o)
+		return
+	}
+	b.record(p.word, p.start, o)
+}
+
+// record is the closed (and metrics-only) state's outcome path. Its first
+// branch is the hot path: a success, not timed, into a time window.
+func (b *Breaker) record(w uint64, start int64, o fusebox.Outcome) {
+	if o == fusebox.Success && b.slowNanos == 0 && b.tw != nil {
+		now := b.now()
+		if b.word.Load() != w {
+			b.lateOutcome()
+			return
+		}
+		b.tw.RecordAt(now, window.Success)
+		if b.consecutive.Load() != 0 {
+			b.consecutive.Store(0)
+		}
+		return
+	}
+	b.recordSlow(w, start, o)
+}
+
+func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
+	var now int64
+	if b.tw != nil || b.slowNanos != 0 {
+		now = b.now()
+	}
+	k := window.Success
+	switch o {
+	case fusebox.Failure:
+		k = window.FailureBit
+	case fusebox.Ignored:
+		k = window.Ignored
+	}
+	if b.slowNanos != 0 && o != fusebox.Ignored && now-start >= b.slowNanos {
+		k |= window.SlowBit
+	}
+	if b.word.Load() != w {
+		b.lateOutcome()
+		return
+	}
+	if b.tw != nil {
+		b.tw.RecordAt(now, k)
+	} else {
+		b.cw.Record(k)
+	}
+	if k == window.Success {
+		if b.consecutive.Load() != 0 {
+			b.consecutive.Store(0)
+		}
+		return
+	}
+	if k == window.Ignored {
+		return
+	}
+	var run uint64
+	if k&window.FailureBit != 0 {
+		run = b.consecutive.Add(1)
+	} else if b.consecutive.Load() != 0 {
+		b.consecutive.Store(0)
+	}
+	if stateOf(w) != Closed {
+		return // metrics-only: record, never trip
+	}
+	if b.s.consecutive != 0 && run >= uint64(b.s.consecutive) {
+		b.transition(w, Open, "consecutive failures")
+		return
+	}
+	if !b.s.rateTrips {
+		return
+	}
+	c := b.counts(now)
+	if c.Calls < uint64(b.s.minCalls) {
+		return
+	}
+	if b.s.failureRate > 0 && c.FailureRate() >= b.s.failureRate {
+		b.transition(w, Open, "failure rate")
+	} else if b.s.slowRate > 0 && c.SlowRate() >= b.s.slowRate {
+		b.transition(w, Open, "slow-call rate")
+	}
+}
+
+func (b *Breaker) totals() window.Counts {
+	if b.tw != nil {
+		return b.tw.Totals()
+	}
+	return b.cw.Totals()
+}
+
+func (b *Breaker) counts(now int64) window.Counts {
+	if b.tw != nil {
+		return b.tw.CountsAt(now)
+	}
+	return b.cw.Counts()
+}
+
+// doneProbe applies a half-open probe's outcome, under the mutex so that
+// the count of successful probes is exact.
+func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
+	now := b.now()
+	slow := b.slowNanos != 0 && o != fusebox.Ignored && now-p.start >= b.slowNanos
+	sl := &b.probes[p.slot]
+	b.mu.Lock()
+	if sl.ticket.Load() != p.ticket {
+		b.mu.Unlock()
+		b.lateOutcome() // reclaimed after HalfOpenMaxWait, or from an earlier half-open state
+		return
+	}
+	sl.since.Store(math.MaxInt64)
+	sl.ticket.Store(p.ticket + 1)
+	if b.word.Load() != p.word {
+		b.mu.Unlock()
+		b.lateOutcome()
+		return
+	}
+	switch {
+	case o == fusebox.Ignored:
+		b.mu.Unlock()
+	case o == fusebox.Failure || slow:
+		b.probeFail++
+		reason := "probe failed"
+		if o != fusebox.Failure {
+			reason = "probe slow"
+		}
+		b.transitionLocked(p.word, Open, reason)
+		b.unlockAndDispatch()
+	default:
+		b.probeOK++
+		if b.probeOK >= int(b.s.successes) {
+			b.transitionLocked(p.word, Closed, "probes succeeded")
+		}
+		b.unlockAndDispatch()
+	}
+}
+
+// toHalfOpen moves an open breaker whose open duration has ended to
+// half-open, if it is still in the state word w. The AutoHalfOpen timer
+// skips the time check: its firing is the proof, and a coarse clock may
+// still read a moment earlier.
+func (b *Breaker) toHalfOpen(w uint64, byTimer bool) {
+	b.mu.Lock()
+	if b.word.Load() != w || !byTimer && b.now() < b.openUntil.Load() {
+		b.mu.Unlock()
+		return
+	}
+	b.transitionLocked(w, HalfOpen, "open duration ended")
+	b.unlockAndDispatch()
+}
+
+// transition moves the breaker from the state word w to state to, unless
+// another transition got there first: concurrent callers that all see the
+// threshold crossed make exactly one transition.
+func (b *Breaker) transition(w uint64, to State, reason string) bool {
+	b.mu.Lock()
+	ok := b.transitionLocked(w, to, reason)
+	b.unlockAndDispatch()
+	return ok
+}
+
+// transitionLocked requires b.mu held. It returns false, changing nothing,
+// when the state word is no longer w.
+func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
+	if b.word.Load() != w {
+		return false
+	}
+	from := stateOf(w)
+	now := b.now()
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
+	next := (w>>stateBits+1)<<stateBits | uint64(to)
+	switch to {
+	case Open:
+		d := b.openDurationLocked()
+		b.reopens++
+		b.lastOpenNanos = d
+		until := now + d
+		b.openUntil.Store(until)
+		b.openErr.Store(&OpenError{Name: b.s.name, State: Open, until: until, b: b})
+		if b.s.autoHalf {
+			b.timer = b.s.clock.AfterFunc(time.Duration(d), func() { b.toHalfOpen(next, true) })
+		}
+	case ForcedOpen:
+		if b.forcedErr.Load() == nil {
+			b.forcedErr.Store(&OpenError{Name: b.s.name, State: ForcedOpen, b: b})
+		}
+	case HalfOpen:
+		b.probeOK = 0
+		for i := range b.probes {
+			sl := &b.probes[i]
+			sl.since.Store(math.MaxInt64)
+			if t := sl.ticket.Load(); t&1 != 0 {
+				sl.ticket.Store(t + 1) // a stuck probe from before: its ticket is now stale
+			}
+		}
+		// Rejections while every probe slot is taken say "now".
+		b.openErr.Store(&OpenError{Name: b.s.name, State: HalfOpen, b: b})
+	case Closed, MetricsOnly, Disabled:
+		if to == Closed || from != Closed && from != MetricsOnly {
+			b.resetWindowLocked(now)
+		}
+		b.reopens = 0
+	}
+	b.transitions++
+	b.lastReason = reason
+	b.since = now
+	if len(b.listeners) > 0 || b.events.Enabled() {
+		b.word.Store(next) // the snapshot shows the new state
+		t := Transition{From: from, To: to, Reason: reason, At: b.s.clock.Now(), Snapshot: b.snapshotLocked(now)}
+		if len(b.listeners) > 0 {
+			b.queue = append(b.queue, t)
+		}
+		// Published under the lock, so state changes reach the bus in
+		// order. Publishing only offers the event to buffered channels;
+		// subscribers run in their own goroutines, never under this lock.
+		b.events.Publish(fusebox.Event{
+			Kind: fusebox.EventStateChange, Policy: "breaker", Name: b.s.name, At: t.At,
+			From: from.String(), To: to.String(), Reason: reason, Snapshot: t.Snapshot,
+		})
+		return true
+	}
+	b.word.Store(next)
+	return true
+}
+
+// reject counts a rejection and publishes it when someone listens.
+func (b *Breaker) reject(err *OpenError) error {
+	b.rejections.Add(1)
+	if b.events.Enabled() {
+		b.events.Publish(fusebox.Event{
+			Kind: fusebox.EventRejected, Policy: "breaker", Name: b.s.name, At: b.s.clock.Now(),
+			Reason: err.State.String(), Err: err,
+		})
+	}
+	return err
+}
+
+// lateOutcome counts an outcome dropped as late and publishes it when
+// someone listens.
+func (b *Breaker) lateOutcome() {
+	b.late.Add(1)
+	if b.events.Enabled() {
+		b.events.Publish(fusebox.Event{Kind: fusebox.EventLateOutcome, Policy: "breaker", Name: b.s.name, At: b.s.clock.Now()})
+	}
+}
+
+// resetWindowLocked empties the window and the failure run; requires b.mu.
+func (b *Breaker) resetWindowLocked(now int64) {
+	if b.tw != nil {
+		b.tw.Reset(now)
+	} else {
+		b.cw.Reset()
+	}
+	b.consecutive.Store(0)
+}
+
+// openDurationLocked returns the next open duration in nanoseconds: the
+// base duration grown by the backoff for each consecutive re-open, spread by
+// jitter, capped. Requires b.mu.
+func (b *Breaker) openDurationLocked() int64 {
+	d := float64(b.s.openNanos) * math.Pow(b.s.backoff, float64(b.reopens))
+	if b.s.maxOpen == b.s.openNanos {
+		d = float64(b.s.openNanos)
+	}
+	if j := b.s.jitter; j > 0 {
+		d *= 1 + j*(2*b.random()-1)
+	}
+	if d > float64(b.s.maxOpen) {
+		d = float64(b.s.maxOpen)
+	}
+	if d < 1 {
+		d = 1
+	}
+	return int64(d)
+}
+
+// random returns a uniform float64 in [0, 1) from the breaker's own
+// splitmix64 sequence. Requires b.mu.
+func (b *Breaker) random() float64 {
+	b.seed += 0x9e3779b97f4a7c15
+	z := b.seed
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	z ^= z >> 31
+	return float64(z>>11) / (1 << 53)
+}
+
+// Execute runs fn if the breaker admits it and records its outcome, as
+// judged by the configured Classifier (an error after the caller's context
+// ended is Ignored). A rejected call returns an *OpenError matching ErrOpen
+// without running fn. If fn panics, the call is recorded as a failure and
+// the panic continues.
+func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
+	w := b.word.Load()
+	if stateOf(w) != Closed || !b.fast {
+		return b.executeSlow(ctx, fn)
+	}
+	// The hot path: closed, untimed, default classifier. No Permit.
+	finished := false
+	defer func() {
+		if !finished {
+			b.record(w, 0, fusebox.Failure)
+		}
+	}()
+	err := fn(ctx)
+	finished = true
+	if err == nil {
+		b.record(w, 0, fusebox.Success)
+	} else {
+		b.record(w, 0, fusebox.Classify(ctx, err, nil))
+	}
+	return err
+}
+
+func (b *Breaker) executeSlow(ctx context.Context, fn func(context.Context) error) error {
+	p, err := b.Allow()
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Done(fusebox.Failure)
+		}
+	}()
+	err = fn(ctx)
+	finished = true
+	p.Done(b.Classify(ctx, err))
+	return err
+}
+
+// Run implements fusebox.Policy: Execute for the rest of a pipeline.
+func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
+	w := b.word.Load()
+	if stateOf(w) != Closed || !b.fast {
+		return b.runSlow(ctx, next)
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			b.record(w, 0, fusebox.Failure)
+		}
+	}()
+	err := next.Run(ctx)
+	finished = true
+	if err == nil {
+		b.record(w, 0, fusebox.Success)
+	} else {
+		b.record(w, 0, fusebox.Classify(ctx, err, nil))
+	}
+	return err
+}
+
+func (b *Breaker) runSlow(ctx context.Context, next fusebox.Next) error {
+	p, err := b.Allow()
+	if err != nil {
+		return err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Done(fusebox.Failure)
+		}
+	}()
+	err = next.Run(ctx)
+	finished = true
+	p.Done(b.Classify(ctx, err))
+	return err
+}
+
+// Do is Execute for a function that returns a value.
+func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, error)) (T, error) {
+	p, err := b.Allow()
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	finished := false
+	defer func() {
+		if !finished {
+			p.Done(fusebox.Failure)
+		}
+	}()
+	v, err := fn(ctx)
+	finished = true
+	p.Done(b.Classify(ctx, err))
+	return v, err
+}
+
+// Classify returns the outcome the breaker gives a call that returned err
+// under ctx: what a user of Allow passes to Done.
+func (b *Breaker) Classify(ctx context.Context, err error) fusebox.Outcome {
+	if err == nil && b.plain {
+		return fusebox.Success
+	}
+	return fusebox.Classify(ctx, err, b.s.classifier)
+}
+
+// Trip opens the breaker now, as a failure would, with the usual open
+// duration and recovery through half-open.
+func (b *Breaker) Trip() { b.force(Open, "tripped by operator") }
+
+// Reset closes the breaker and empties its window, whatever its state,
+// also ending ForcedOpen, Disabled and MetricsOnly.
+func (b *Breaker) Reset() { b.force(Closed, "reset by operator") }
+
+// ForceOpen rejects every call until Reset.
+func (b *Breaker) ForceOpen() { b.force(ForcedOpen, "forced open by operator") }
+
+// Disable admits every call and records nothing until Reset.
+func (b *Breaker) Disable() { b.force(Disabled, "disabled by operator") }
+
+// MetricsOnly admits every call and records outcomes, but never trips,
+// until Reset.
+func (b *Breaker) MetricsOnly() { b.force(MetricsOnly, "metrics-only by operator") }
+
+func (b *Breaker) force(to State, reason string) {
+	b.mu.Lock()
+	w := b.word.Load()
+	if stateOf(w) == to && to != Open {
+		b.mu.Unlock()
+		return
+	}
+	if to == Open && stateOf(w) == Open {
+		b.reopens = 0 // a manual trip starts the backoff afresh
+	}
+	b.transitionLocked(w, to, reason)
+	b.unlockAndDispatch()
+}

@@ -1,0 +1,113 @@
+package breaker
+
+import (
+	"time"
+)
+
+// Snapshot is a consistent-enough picture of a breaker for metrics,
+// dashboards and logs. Window counts cover the current window; Total counts
+// cover the breaker's life.
+type Snapshot struct {
+	Name  string `json:"name"`
+	State State  `json:"state"`
+	// Generation counts transitions since New; an outcome reported under
+	// an older generation is late.
+	Generation uint64 `json:"generation"`
+	// TimeInState is how long the breaker has been in State.
+	TimeInState time.Duration `json:"timeInState"`
+	// RetryAfter is, while Open, the time until the next probe may go.
+	RetryAfter time.Duration `json:"retryAfter"`
+	// OpenDuration is the length of the latest opening.
+	OpenDuration time.Duration `json:"openDuration"`
+	// Reason says why the latest transition happened.
+	Reason string `json:"reason"`
+
+	Calls        uint64  `json:"calls"`
+	Failures     uint64  `json:"failures"`
+	SlowCalls    uint64  `json:"slowCalls"`
+	Ignored      uint64  `json:"ignored"`
+	FailureRate  float64 `json:"failureRate"`
+	SlowCallRate float64 `json:"slowCallRate"`
+
+	ConsecutiveFailures uint64 `json:"consecutiveFailures"`
+	// ConsecutiveOpens counts openings since the breaker last closed; it
+	// drives the open-duration backoff.
+	ConsecutiveOpens int `json:"consecutiveOpens"`
+	// ProbeSuccesses counts successful probes in the current half-open
+	// state; ProbesInFlight the probe slots taken.
+	ProbeSuccesses int `json:"probeSuccesses"`
+	ProbesInFlight int `json:"probesInFlight"`
+
+	TotalCalls     uint64 `json:"totalCalls"`
+	TotalFailures  uint64 `json:"totalFailures"`
+	TotalSlowCalls uint64 `json:"totalSlowCalls"`
+	TotalIgnored   uint64 `json:"totalIgnored"`
+	// Rejections counts calls refused while open, forced open or
+	// half-open with every slot taken.
+	Rejections uint64 `json:"rejections"`
+	// LateOutcomes counts outcomes dropped because they belonged to an
+	// earlier state, or to a probe slot reclaimed after HalfOpenMaxWait.
+	LateOutcomes uint64 `json:"lateOutcomes"`
+	// FailedProbes counts probes that re-opened the breaker.
+	FailedProbes uint64 `json:"failedProbes"`
+	// ReclaimedProbes counts probe slots taken over from a probe that held
+	// them past HalfOpenMaxWait.
+	ReclaimedProbes uint64 `json:"reclaimedProbes"`
+	Transitions     uint64 `json:"transitions"`
+}
+
+// Snapshot returns the breaker's current counters and state.
+func (b *Breaker) Snapshot() Snapshot {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.snapshotLocked(b.now())
+}
+
+// snapshotLocked requires b.mu.
+func (b *Breaker) snapshotLocked(now int64) Snapshot {
+	w := b.word.Load()
+	c := b.counts(now)
+	var tot = b.totals()
+	s := Snapshot{
+		Name:                b.s.name,
+		State:               stateOf(w),
+		Generation:          w >> stateBits,
+		TimeInState:         time.Duration(now - b.since),
+		OpenDuration:        time.Duration(b.lastOpenNanos),
+		Reason:              b.lastReason,
+		Calls:               c.Calls,
+		Failures:            c.Failures,
+		SlowCalls:           c.Slow,
+		Ignored:             c.Ignored,
+		FailureRate:         c.FailureRate(),
+		SlowCallRate:        c.SlowRate(),
+		ConsecutiveFailures: b.consecutive.Load(),
+		ConsecutiveOpens:    b.reopens,
+		TotalCalls:          tot.Calls,
+		TotalFailures:       tot.Failures,
+		TotalSlowCalls:      tot.Slow,
+		TotalIgnored:        tot.Ignored,
+		Rejections:          b.rejections.Load(),
+		LateOutcomes:        b.late.Load(),
+		FailedProbes:        b.probeFail,
+		ReclaimedProbes:     b.reclaimed,
+		Transitions:         b.transitions,
+	}
+	if s.TimeInState < 0 {
+		s.TimeInState = 0
+	}
+	if s.State == Open {
+		if d := b.openUntil.Load() - now; d > 0 {
+			s.RetryAfter = time.Duration(d)
+		}
+	}
+	if s.State == HalfOpen {
+		s.ProbeSuccesses = b.probeOK
+		for i := range b.probes {
+			if b.probes[i].ticket.Load()&1 != 0 {
+				s.ProbesInFlight++
+			}
+		}
+	}
+	return s
+}

@@ -1,0 +1,233 @@
+package fusebox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/fusebox-go/fusebox"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDefaultClassifier(t *testing.T) {
+	tests := []struct {
+		err  error
+		want fusebox.Outcome
+	}{
+		{nil, fusebox.Success},
+		{errors.New("boom"), fusebox.Failure},
+		{context.Canceled, fusebox.Ignored},
+		{fmt.Errorf("wrapped: %w", context.Canceled), fusebox.Ignored},
+		{context.DeadlineExceeded, fusebox.Failure},
+	}
+	for _, tt := range tests {
+		if got := fusebox.DefaultClassifier(tt.err); got != tt.want {
+			t.Errorf("DefaultClassifier(%v) = %v, want %v", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestClassifyCallerContext(t *testing.T) {
+	live := context.Background()
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	always := func(error) fusebox.Outcome { return fusebox.Failure }
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		c    fusebox.Classifier
+		want fusebox.Outcome
+	}{
+		{"live nil", live, nil, nil, fusebox.Success},
+		{"live failure", live, errors.New("x"), nil, fusebox.Failure},
+		{"live deadline from elsewhere", live, context.DeadlineExceeded, nil, fusebox.Failure},
+		{"caller canceled, any error", canceled, errors.New("conn closed"), always, fusebox.Ignored},
+		{"caller canceled, nil error still judged", canceled, nil, always, fusebox.Failure},
+		{"custom classifier", live, errors.New("x"), func(error) fusebox.Outcome { return fusebox.Ignored }, fusebox.Ignored},
+	}
+	for _, tt := range tests {
+		if got := fusebox.Classify(tt.ctx, tt.err, tt.c); got != tt.want {
+			t.Errorf("%s: Classify = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestOutcomeString(t *testing.T) {
+	for o, want := range map[fusebox.Outcome]string{fusebox.Success: "success", fusebox.Failure: "failure", fusebox.Ignored: "ignored", 7: "outcome(7)"} {
+		if got := o.String(); got != want {
+			t.Errorf("%d.String() = %q, want %q", o, got, want)
+		}
+	}
+}
+
+// tracer records the order in which policies are entered and left.
+type tracer struct {
+	name string
+	log  *[]string
+	mu   *sync.Mutex
+}
+
+func (p tracer) Run(ctx context.Context, next fusebox.Next) error {
+	p.mu.Lock()
+	*p.log = append(*p.log, "enter "+p.name)
+	p.mu.Unlock()
+	err := next.Run(ctx)
+	p.mu.Lock()
+	*p.log = append(*p.log, "leave "+p.name)
+	p.mu.Unlock()
+	return err
+}
+
+func TestPipelineOrder(t *testing.T) {
+	var log []string
+	var mu sync.Mutex
+	p, err := fusebox.New(tracer{"a", &log, &mu}, tracer{"b", &log, &mu}, tracer{"c", &log, &mu})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = p.Run(context.Background(), func(context.Context) error {
+		log = append(log, "fn")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "enter a,enter b,enter c,fn,leave c,leave b,leave a"
+	if got := strings.Join(log, ","); got != want {
+		t.Fatalf("order = %s, want %s", got, want)
+	}
+}
+
+func TestNewRejectsNilPolicy(t *testing.T) {
+	_, err := fusebox.New(tracer{}, nil)
+	if err == nil || !strings.Contains(err.Error(), "policies[1]") {
+		t.Fatalf("New with a nil policy: err = %v, want one naming policies[1]", err)
+	}
+}
+
+func TestRunNilFunc(t *testing.T) {
+	p, _ := fusebox.New()
+	if err := p.Run(context.Background(), nil); err == nil {
+		t.Fatal("Run(nil) returned no error")
+	}
+	if _, err := fusebox.Do[int](context.Background(), p, nil); err == nil {
+		t.Fatal("Do(nil) returned no error")
+	}
+}
+
+// retryTwice runs next up to twice: a stand-in for a retry policy.
+type retryTwice struct{}
+
+func (retryTwice) Run(ctx context.Context, next fusebox.Next) error {
+	if err := next.Run(ctx); err == nil {
+		return nil
+	}
+	return next.Run(ctx)
+}
+
+func TestDoReturnsSuccessfulAttemptValue(t *testing.T) {
+	p, _ := fusebox.New(retryTwice{})
+	calls := 0
+	v, err := fusebox.Do(context.Background(), p, func(context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			return "partial", errors.New("first attempt fails")
+		}
+		return "second", nil
+	})
+	if err != nil || v != "second" || calls != 2 {
+		t.Fatalf("Do = %q, %v after %d calls; want second, nil after 2", v, err, calls)
+	}
+}
+
+func TestDoKeepsValueOfFailedCall(t *testing.T) {
+	p, _ := fusebox.New()
+	boom := errors.New("boom")
+	v, err := fusebox.Do(context.Background(), p, func(context.Context) (int, error) { return 42, boom })
+	if !errors.Is(err, boom) || v != 42 {
+		t.Fatalf("Do = %d, %v; want 42, boom", v, err)
+	}
+}
+
+// substitute answers every failure with a value: a stand-in for a fallback.
+type substitute struct{ v any }
+
+func (s substitute) Run(ctx context.Context, next fusebox.Next) error {
+	if err := next.Run(ctx); err != nil {
+		return next.SetResult(s.v)
+	}
+	return nil
+}
+
+func TestSetResultFlowsToDo(t *testing.T) {
+	p, _ := fusebox.New(substitute{"cached"})
+	v, err := fusebox.Do(context.Background(), p, func(context.Context) (string, error) {
+		return "", errors.New("down")
+	})
+	if err != nil || v != "cached" {
+		t.Fatalf("Do = %q, %v; want cached, nil", v, err)
+	}
+}
+
+func TestSetResultTypeMismatch(t *testing.T) {
+	p, _ := fusebox.New(substitute{3.14})
+	_, err := fusebox.Do(context.Background(), p, func(context.Context) (string, error) {
+		return "", errors.New("down")
+	})
+	if err == nil || !strings.Contains(err.Error(), "float64") {
+		t.Fatalf("err = %v, want a type mismatch naming float64", err)
+	}
+	err = p.Run(context.Background(), func(context.Context) error { return errors.New("down") })
+	if err == nil || !strings.Contains(err.Error(), "fusebox.Do") {
+		t.Fatalf("Run with a value fallback: err = %v, want an error pointing to fusebox.Do", err)
+	}
+}
+
+type passthrough struct{}
+
+func (passthrough) Run(ctx context.Context, next fusebox.Next) error { return next.Run(ctx) }
+
+func TestPipelinePanicPropagates(t *testing.T) {
+	p, _ := fusebox.New(passthrough{}, passthrough{})
+	defer func() {
+		if r := recover(); r != "boom" {
+			t.Fatalf("recovered %v, want boom", r)
+		}
+	}()
+	_ = p.Run(context.Background(), func(context.Context) error { panic("boom") })
+	t.Fatal("Run returned after a panic")
+}
+
+func TestPipelineRunAllocatesNothing(t *testing.T) {
+	p, _ := fusebox.New(passthrough{}, passthrough{}, passthrough{})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	if n := testing.AllocsPerRun(1000, func() { _ = p.Run(ctx, fn) }); n != 0 {
+		t.Fatalf("Run allocates %v times per call, want 0", n)
+	}
+}
+
+func TestPoliciesIsACopy(t *testing.T) {
+	p, _ := fusebox.New(passthrough{})
+	ps := p.Policies()
+	ps[0] = nil
+	if p.Policies()[0] == nil {
+		t.Fatal("Policies exposed the pipeline's own slice")
+	}
+}
+
+func BenchmarkPipelineRun(b *testing.B) {
+	p, _ := fusebox.New(passthrough{}, passthrough{}, passthrough{})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.Run(ctx, fn)
+	}
+}

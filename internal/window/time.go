@@ -1,0 +1,233 @@
+package window
+
+import (
+	"fmt"
+	"runtime"
+	"sync/atomic"
+	"time"
+)
+
+// MaxBuckets bounds the buckets of a time-based window.
+const MaxBuckets = 1000
+
+// resetting marks a bucket whose counters are being zeroed for a new epoch.
+const resetting = -1 << 63
+
+// idxBits holds a bucket index in the cur word; MaxBuckets fits.
+const idxBits = 10
+
+// Time is a time-based sliding window: the last Duration split into B
+// buckets of Duration/B each, rotated by time, not by traffic. A bucket
+// belongs to one epoch (a bucket-width slice of time); a bucket whose epoch
+// is older than the window, because nothing was recorded while it would have
+// been current, reads as empty.
+//
+// Time never runs backwards for a window: a record whose timestamp is older
+// than the newest epoch recorded so far counts in the newest bucket, so a
+// clock stepping back cannot write into (or wipe) buckets that hold newer
+// data.
+//
+// Recording is O(1): one atomic add on the current bucket's counter, plus,
+// once per bucket width, a compare-and-swap that claims the bucket and zeroes
+// it for its new epoch. Reading is O(B).
+type Time struct {
+	width int64 // nanoseconds per bucket
+	// cur caches the newest epoch and its bucket index, epoch<<idxBits |
+	// index, published once that bucket is claimed: a record in the
+	// current bucket needs no division.
+	cur     atomic.Uint64
+	head    atomic.Int64
+	retired Counts // sums of buckets zeroed for reuse; atomic access only
+	buckets []bucket
+}
+
+type bucket struct {
+	epoch    atomic.Int64
+	calls    atomic.Uint64
+	failures atomic.Uint64
+	slow     atomic.Uint64
+	ignored  atomic.Uint64
+}
+
+// NewTime returns a window of the given duration in n buckets. The duration
+// must be a positive whole multiple of n nanoseconds, 1 ≤ n ≤ MaxBuckets.
+func NewTime(d time.Duration, n int) (*Time, error) {
+	if n < 1 || n > MaxBuckets {
+		return nil, fmt.Errorf("window: buckets %d out of range: want 1 to %d", n, MaxBuckets)
+	}
+	if d <= 0 || d%time.Duration(n) != 0 {
+		return nil, fmt.Errorf("window: duration %v must be positive and a whole multiple of %d buckets", d, n)
+	}
+	w := &Time{width: int64(d) / int64(n), buckets: make([]bucket, n)}
+	w.Reset(0)
+	return w, nil
+}
+
+// Reset empties the window as of time now (a Nanotime reading).
+func (w *Time) Reset(now int64) {
+	e := w.epochOf(now)
+	w.head.Store(e)
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		// An epoch at least one window old reads as empty and is zeroed
+		// by the first record into it.
+		b.epoch.Store(e - int64(len(w.buckets)))
+	}
+	w.bucketFor(e)
+	w.cur.Store(uint64(e)<<idxBits | uint64(w.index(e)))
+}
+
+func (w *Time) index(e int64) int64 {
+	n := int64(len(w.buckets))
+	return ((e % n) + n) % n
+}
+
+func (w *Time) epochOf(now int64) int64 {
+	e := now / w.width
+	if now%w.width < 0 {
+		// floor division, so instants before the origin map to
+		// distinct, earlier epochs. (Not now-width+1, which overflows
+		// near math.MinInt64, the reading of a far-back Fake clock.)
+		e--
+	}
+	return e
+}
+
+// current returns the epoch a record at now belongs to, advancing the head.
+func (w *Time) current(now int64) int64 {
+	e := w.epochOf(now)
+	for {
+		h := w.head.Load()
+		if e <= h {
+			return h
+		}
+		if w.head.CompareAndSwap(h, e) {
+			return e
+		}
+	}
+}
+
+// bucketFor returns the bucket of epoch e, zeroed if it held an older epoch.
+func (w *Time) bucketFor(e int64) *bucket {
+	b := &w.buckets[w.index(e)]
+	for {
+		be := b.epoch.Load()
+		if be == e {
+			return b
+		}
+		if be == resetting {
+			runtime.Gosched()
+			continue
+		}
+		if be > e {
+			// A newer epoch already took the bucket: the head moved on
+			// while this record was in flight. Count it there.
+			return b
+		}
+		if b.epoch.CompareAndSwap(be, resetting) {
+			atomic.AddUint64(&w.retired.Calls, b.calls.Swap(0))
+			atomic.AddUint64(&w.retired.Failures, b.failures.Swap(0))
+			atomic.AddUint64(&w.retired.Slow, b.slow.Swap(0))
+			atomic.AddUint64(&w.retired.Ignored, b.ignored.Swap(0))
+			b.epoch.Store(e)
+			return b
+		}
+	}
+}
+
+// RecordAt adds one call of kind k at time now (a Nanotime reading).
+func (w *Time) RecordAt(now int64, k Kind) {
+	c := w.cur.Load()
+	if k == Success && now < (int64(c)>>idxBits+1)*w.width {
+		// Within, or (clock stepping back) before, the newest bucket:
+		// the common case, kept small enough to inline.
+		w.buckets[c&(1<<idxBits-1)].calls.Add(1)
+		return
+	}
+	w.recordSlow(now, k, c)
+}
+
+func (w *Time) recordSlow(now int64, k Kind, c uint64) {
+	var b *bucket
+	if now < (int64(c)>>idxBits+1)*w.width {
+		b = &w.buckets[c&(1<<idxBits-1)]
+	} else {
+		b = w.rotate(now)
+	}
+	if k == Success {
+		b.calls.Add(1)
+		return
+	}
+	if k&Ignored != 0 {
+		b.ignored.Add(1)
+		return
+	}
+	b.calls.Add(1)
+	if k&FailureBit != 0 {
+		b.failures.Add(1)
+	}
+	if k&SlowBit != 0 {
+		b.slow.Add(1)
+	}
+}
+
+// rotate is RecordAt's path for a record past the newest bucket: advance
+// the head, claim the bucket, publish it in cur.
+func (w *Time) rotate(now int64) *bucket {
+	e := w.current(now)
+	b := w.bucketFor(e)
+	next := uint64(e)<<idxBits | uint64(w.index(e))
+	for {
+		c := w.cur.Load()
+		if int64(c)>>idxBits >= e || w.cur.CompareAndSwap(c, next) {
+			return b
+		}
+	}
+}
+
+// CountsAt returns the aggregate of the window ending at now.
+func (w *Time) CountsAt(now int64) Counts {
+	e := w.epochOf(now)
+	if h := w.head.Load(); h > e {
+		e = h
+	}
+	var c Counts
+	n := int64(len(w.buckets))
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		be := b.epoch.Load()
+		if be <= e-n || be > e {
+			continue
+		}
+		c.Calls += b.calls.Load()
+		c.Failures += b.failures.Load()
+		c.Slow += b.slow.Load()
+		c.Ignored += b.ignored.Load()
+	}
+	return c
+}
+
+// Totals returns the aggregate of every call ever recorded, in or out of
+// the window.
+func (w *Time) Totals() Counts {
+	c := Counts{
+		Calls:    atomic.LoadUint64(&w.retired.Calls),
+		Failures: atomic.LoadUint64(&w.retired.Failures),
+		Slow:     atomic.LoadUint64(&w.retired.Slow),
+		Ignored:  atomic.LoadUint64(&w.retired.Ignored),
+	}
+	for i := range w.buckets {
+		b := &w.buckets[i]
+		c.Calls += b.calls.Load()
+		c.Failures += b.failures.Load()
+		c.Slow += b.slow.Load()
+		c.Ignored += b.ignored.Load()
+	}
+	return c
+}
+
+// Buckets returns the number of buckets.
+func (w *Time) Buckets() int { return len(w.buckets) }
+
+// Width returns the time one bucket covers.
+func (w *Time) Width() time.Duration { return time.Duration(w.width) }
