@@ -21,6 +21,8 @@ const DefaultMaxAttempts = 3
 // exponential backoff from 100ms doubling up to 10s with full jitter,
 // DefaultRetryable, Retry-After honored up to 30s, no budget.
 type Config struct {
+	// Name identifies the policy in events.
+	Name string `json:"name" yaml:"name"`
 	// MaxAttempts is the most attempts a call makes, the first included: 1
 	// means no retries. 0 means DefaultMaxAttempts (3).
 	MaxAttempts int `json:"maxAttempts" yaml:"maxAttempts"`
@@ -85,6 +87,9 @@ type Config struct {
 	Budget *Budget `json:"-" yaml:"-"`
 	// Clock is the source of time and timers; nil means clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventRetry before each wait and an
+	// EventRejected when the budget refuses a retry.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Attempt describes a failed attempt that is about to be retried; it is
@@ -125,6 +130,8 @@ type Policy struct {
 	ignoreRA    bool
 	retryable   func(error) bool
 	onRetry     func(Attempt)
+	name        string
+	events      *fusebox.Events
 	budget      *Budget
 	clock       clock.Clock
 
@@ -152,6 +159,8 @@ func New(c Config) (*Policy, error) {
 		ignoreRA:    c.IgnoreRetryAfter,
 		retryable:   c.Retryable,
 		onRetry:     c.OnRetry,
+		name:        c.Name,
+		events:      c.Events,
 		budget:      c.Budget,
 		clock:       c.Clock,
 	}
@@ -297,10 +306,16 @@ func (p *Policy) retry(ctx context.Context, next fusebox.Next, err error, start 
 		}
 		if p.budget != nil && !p.budget.TryWithdraw() {
 			p.budgetRejections.Add(1)
+			if p.events.Enabled() {
+				p.events.Publish(fusebox.Event{Kind: fusebox.EventRejected, Policy: "retry", Name: p.name, At: p.clock.Now(), Reason: "budget exhausted", Attempt: n + 1, Err: err})
+			}
 			return &Error{Attempts: n, Reason: ErrBudgetExhausted, Err: err}
 		}
 		if p.onRetry != nil {
 			p.onRetry(Attempt{Number: n, Delay: delay, Err: err})
+		}
+		if p.events.Enabled() {
+			p.events.Publish(fusebox.Event{Kind: fusebox.EventRetry, Policy: "retry", Name: p.name, At: p.clock.Now(), Attempt: n + 1, Delay: delay, Err: err})
 		}
 		if cerr := p.sleep(ctx, delay); cerr != nil {
 			return &Error{Attempts: n, Reason: cerr, Err: err}

@@ -643,3 +643,28 @@ func BenchmarkExecuteSuccessWithBudgetParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestEventsPublishRetriesAndBudgetRejections(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	bus := fusebox.NewEvents()
+	got := make(chan fusebox.Event, 16)
+	bus.Subscribe(func(ev fusebox.Event) { got <- ev }, 16)
+	defer bus.Close()
+	p, err := retry.New(retry.Config{Name: "payments", MaxAttempts: 2, Backoff: retry.BackoffConstant, InitialInterval: time.Second, Clock: fake, Events: bus, Retryable: func(error) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Execute(context.Background(), func(context.Context) error { return errors.New("503") })
+	}()
+	fake.BlockUntil(1)
+	fake.Advance(time.Second)
+	if err := <-done; !errors.Is(err, retry.ErrRetriesExhausted) {
+		t.Fatalf("err = %v, want retries exhausted", err)
+	}
+	ev := <-got
+	if ev.Kind != fusebox.EventRetry || ev.Policy != "retry" || ev.Name != "payments" || ev.Attempt != 2 || ev.Delay != time.Second || ev.Err == nil {
+		t.Fatalf("event = %+v, want a retry event for attempt 2 after 1s", ev)
+	}
+}
