@@ -1,0 +1,459 @@
+package ratelimit
+
+import (
+	"context"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/clock"
+)
+
+const ms = int64(time.Millisecond)
+
+func newFake() *clock.Fake { return clock.NewFake(time.Time{}) }
+
+func mustBucket(t testing.TB, c Config) *Bucket {
+	t.Helper()
+	b, err := New(c)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", c, err)
+	}
+	return b
+}
+
+// waitFor yields until cond holds: for states other goroutines reach
+// without waiting on the clock.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func TestNewValidation(t *testing.T) {
+	bad := []struct {
+		c    Config
+		want string
+	}{
+		{Config{}, "Rate 0 out of range"},
+		{Config{Rate: -1}, "Rate -1 out of range"},
+		{Config{Rate: math.NaN()}, "Rate NaN out of range"},
+		{Config{Rate: math.Inf(1)}, "Rate +Inf out of range"},
+		{Config{Rate: 2e9}, "Rate 2e+09 out of range"},
+		{Config{Rate: 1e-12}, "Rate 1e-12 out of range"},
+		{Config{Rate: 10, Burst: -1}, "Burst -1 out of range: want 0 (default ceil(Rate) = 10) to"},
+		{Config{Rate: 1e9, Burst: math.MaxInt}, "Burst"},
+		{Config{Rate: 10, MaxWait: -time.Second}, "MaxWait -1s out of range"},
+		{Config{Rate: 10, MaxWait: time.Second}, "MaxWait 1s set without Wait"},
+	}
+	for _, tc := range bad {
+		b, err := New(tc.c)
+		if err == nil || b != nil || !strings.HasPrefix(err.Error(), "ratelimit: ") || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New(%+v) = %v, %v; want an error containing %q", tc.c, b, err, tc.want)
+		}
+	}
+	good := []struct {
+		c     Config
+		burst int
+	}{
+		{Config{Rate: 10}, 10},
+		{Config{Rate: 2.5}, 3},
+		{Config{Rate: 0.1}, 1},
+		{Config{Rate: 1e9}, 1e9},
+		{Config{Rate: 3e-10}, 1},
+		{Config{Rate: 5, Burst: 1, Wait: true, MaxWait: time.Second}, 1},
+	}
+	for _, tc := range good {
+		b := mustBucket(t, Config{Rate: tc.c.Rate, Burst: tc.c.Burst, Wait: tc.c.Wait, MaxWait: tc.c.MaxWait, Clock: newFake()})
+		if b.Burst() != tc.burst || b.Rate() != tc.c.Rate {
+			t.Errorf("New(%+v): rate %v burst %d, want burst %d", tc.c, b.Rate(), b.Burst(), tc.burst)
+		}
+		if tok := b.Tokens(); tok != float64(tc.burst) {
+			t.Errorf("New(%+v): starts with %v tokens, want full", tc.c, tok)
+		}
+	}
+}
+
+func TestBucketSteps(t *testing.T) {
+	// 10 tokens per second: one per 100ms; 3 at most.
+	b := mustBucket(t, Config{Rate: 10, Burst: 3, Clock: newFake()})
+	steps := []struct {
+		at   int64 // ms since start
+		n    int
+		want bool
+	}{
+		{0, 1, true}, {0, 1, true}, {0, 1, true}, {0, 1, false}, // burst
+		{99, 1, false}, {100, 1, true}, {100, 1, false}, // one token per 100ms
+		{350, 3, false}, {350, 2, true}, {350, 1, false}, // 2.5 tokens: 2 whole
+		{399, 1, false}, {400, 1, true}, {450, 1, false}, // the half token completes at 400
+		{5000, 4, false}, {5000, 3, true}, // never more than Burst
+		{5000, 0, true}, {5000, -1, false},
+	}
+	for i, s := range steps {
+		if got := b.allowAt(s.at*ms, s.n); got != s.want {
+			t.Fatalf("step %d: AllowN(%d) at %dms = %v, want %v", i, s.n, s.at, got, s.want)
+		}
+	}
+	snap := b.Snapshot()
+	if snap.Allowed != 7 || snap.Rejected != 9 {
+		t.Fatalf("Snapshot = %+v, want 7 allowed, 9 rejected (AllowN(0) counts as neither)", snap)
+	}
+}
+
+// refBucket is a plain token bucket in integer form: credit is the
+// nanoseconds' worth of tokens saved, at most burst×interval.
+type refBucket struct {
+	credit, last, interval, capacity int64
+}
+
+func (r *refBucket) allow(now int64, n int) bool {
+	if now > r.last {
+		r.credit = min(r.capacity, r.credit+now-r.last)
+		r.last = now
+	}
+	cost := int64(n) * r.interval
+	if n < 0 || cost > r.credit {
+		return n == 0
+	}
+	r.credit -= cost
+	return true
+}
+
+// TestBucketMatchesReference drives the GCRA bucket and a reference token
+// bucket with the same random calls.
+func TestBucketMatchesReference(t *testing.T) {
+	for seed := range uint64(20) {
+		rng := rand.New(rand.NewPCG(seed, 1))
+		rate := []float64{1, 8, 1000, 0.5}[seed%4]
+		burst := 1 + rng.IntN(6)
+		b := mustBucket(t, Config{Rate: rate, Burst: burst, Clock: newFake()})
+		ref := &refBucket{interval: b.g.interval, capacity: b.g.tau, credit: b.g.tau}
+		now := int64(0)
+		for i := range 2000 {
+			now += rng.Int64N(2 * b.g.interval)
+			n := rng.IntN(burst + 2)
+			want := ref.allow(now, n)
+			if got := b.allowAt(now, n); got != want {
+				t.Fatalf("seed %d, call %d: AllowN(%d) at %v = %v, reference says %v", seed, i, n, time.Duration(now), got, want)
+			}
+			if got, want := b.g.tokens(b.tat.Load(), now), float64(ref.credit)/float64(ref.interval); math.Abs(got-want) > 1e-9 {
+				t.Fatalf("seed %d, call %d: %v tokens, reference has %v", seed, i, got, want)
+			}
+		}
+	}
+}
+
+func TestBucketTokens(t *testing.T) {
+	clk := newFake()
+	b := mustBucket(t, Config{Rate: 4, Burst: 4, Clock: clk})
+	b.AllowN(3)
+	if got := b.Tokens(); got != 1 {
+		t.Fatalf("Tokens = %v, want 1", got)
+	}
+	clk.Advance(125 * time.Millisecond)
+	if got := b.Tokens(); got != 1.5 {
+		t.Fatalf("Tokens = %v, want 1.5", got)
+	}
+	r := b.ReserveN(3)
+	if !r.OK || r.Delay != 375*time.Millisecond {
+		t.Fatalf("ReserveN(3) = %+v, want OK after 375ms", r)
+	}
+	if got := b.Tokens(); got != -1.5 {
+		t.Fatalf("Tokens after reserving ahead = %v, want -1.5", got)
+	}
+}
+
+func TestReserveAndCancel(t *testing.T) {
+	const sec = int64(time.Second)
+	b := mustBucket(t, Config{Rate: 1, Burst: 2, Clock: newFake()})
+	r1 := b.reserveAt(0, 2, -1)
+	if !r1.OK || r1.Delay != 0 {
+		t.Fatalf("first reservation %+v, want OK at once", r1)
+	}
+	r2 := b.reserveAt(0, 1, -1)
+	if !r2.OK || r2.Delay != time.Second {
+		t.Fatalf("second reservation %+v, want OK after 1s", r2)
+	}
+	// Cancelled before its time: the token comes back.
+	r2.cancelAt(sec / 2)
+	if got := b.g.tokens(b.tat.Load(), sec/2); got != 0.5 {
+		t.Fatalf("tokens after cancel = %v, want 0.5", got)
+	}
+	r2.cancelAt(sec / 2) // a second Cancel does nothing
+	if got := b.g.tokens(b.tat.Load(), sec/2); got != 0.5 {
+		t.Fatalf("tokens after a second cancel = %v, want 0.5", got)
+	}
+	// Cancelled after its time to act: nothing comes back.
+	r1.cancelAt(sec)
+	if got := b.g.tokens(b.tat.Load(), sec); got != 1 {
+		t.Fatalf("tokens after a late cancel = %v, want 1", got)
+	}
+	// A reservation followed by another gives back only what was not
+	// taken after it.
+	r3 := b.reserveAt(sec, 2, -1) // 1 token now, 1 in a second
+	r4 := b.reserveAt(sec, 1, -1)
+	if r3.Delay != time.Second || r4.Delay != 2*time.Second {
+		t.Fatalf("delays %v, %v", r3.Delay, r4.Delay)
+	}
+	before := b.tat.Load()
+	r3.cancelAt(sec)
+	if b.tat.Load() != before-b.g.interval {
+		t.Fatalf("cancel gave back %v, want one token's worth", time.Duration(before-b.tat.Load()))
+	}
+	// Beyond Burst: never OK; maxDelay: not OK and nothing taken.
+	if r := b.ReserveN(3); r.OK {
+		t.Fatalf("ReserveN beyond Burst: %+v", r)
+	}
+	before = b.tat.Load()
+	if r := b.reserveAt(sec, 1, int64(time.Second)); r.OK || r.Delay != 2*time.Second || b.tat.Load() != before {
+		t.Fatalf("reservation beyond maxDelay: %+v", r)
+	}
+	var zero Reservation
+	zero.Cancel()
+}
+
+func TestWait(t *testing.T) {
+	// Fake time starts at the real time so that contexts with deadlines
+	// (real time) mean the same to the bucket.
+	clk := clock.NewFake(time.Now())
+	b := mustBucket(t, Config{Rate: 1.0 / 3600, Burst: 1, Clock: clk}) // one per hour
+	ctx := context.Background()
+	if err := b.Wait(ctx); err != nil {
+		t.Fatalf("Wait on a full bucket: %v", err)
+	}
+
+	// The next token is an hour away: a 30-minute deadline fails at once,
+	// taking nothing.
+	short, cancel := context.WithDeadline(ctx, clk.Now().Add(30*time.Minute))
+	defer cancel()
+	if err := b.Wait(short); err != ErrRateLimited {
+		t.Fatalf("Wait past the deadline: %v, want ErrRateLimited", err)
+	}
+	if tok := b.Tokens(); tok != 0 {
+		t.Fatalf("a failed Wait took tokens: %v left", tok)
+	}
+
+	// A long enough deadline waits for the token.
+	long, cancel2 := context.WithDeadline(ctx, clk.Now().Add(2*time.Hour))
+	defer cancel2()
+	done := make(chan error, 1)
+	go func() { done <- b.Wait(long) }()
+	clk.BlockUntil(1)
+	clk.Advance(time.Hour - time.Second)
+	select {
+	case err := <-done:
+		t.Fatalf("Wait returned early: %v", err)
+	default:
+	}
+	clk.Advance(time.Second)
+	if err := <-done; err != nil {
+		t.Fatalf("Wait: %v", err)
+	}
+
+	// Canceled while waiting: the context's error, and the token back.
+	cctx, cancel3 := context.WithCancel(ctx)
+	go func() { done <- b.Wait(cctx) }()
+	clk.BlockUntil(1)
+	cancel3()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("canceled Wait: %v", err)
+	}
+	if tok := b.Tokens(); tok != 0 {
+		t.Fatalf("canceled Wait kept its token: %v tokens", tok)
+	}
+	if clk.Timers() != 0 {
+		t.Fatalf("%d timers left", clk.Timers())
+	}
+	if err := b.WaitN(ctx, 2); !errors.Is(err, ErrRateLimited) {
+		t.Fatalf("WaitN beyond Burst: %v", err)
+	}
+	if err := b.Wait(cctx); err != context.Canceled {
+		t.Fatalf("Wait with a done context: %v", err)
+	}
+}
+
+func TestRunRejects(t *testing.T) {
+	b := mustBucket(t, Config{Rate: 1, Burst: 2, Clock: newFake()})
+	p, err := fusebox.New(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	fn := func(context.Context) error { ran++; return nil }
+	for range 2 {
+		if err := p.Run(context.Background(), fn); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	err = p.Run(context.Background(), fn)
+	if err != ErrRateLimited || !errors.Is(err, fusebox.ErrRateLimited) {
+		t.Fatalf("Run on an empty bucket: %v", err)
+	}
+	if ran != 2 {
+		t.Fatalf("fn ran %d times, want 2", ran)
+	}
+	errDep := errors.New("dependency")
+	b2 := mustBucket(t, Config{Rate: 1, Clock: newFake()})
+	if err := b2.Execute(context.Background(), func(context.Context) error { return errDep }); err != errDep {
+		t.Fatalf("Execute: %v, want the function's error", err)
+	}
+}
+
+func TestRunWaits(t *testing.T) {
+	clk := newFake()
+	b := mustBucket(t, Config{Rate: 10, Burst: 1, Wait: true, MaxWait: 150 * time.Millisecond, Clock: clk})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	if err := b.Execute(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Execute(ctx, fn) }() // waits 100ms
+	clk.BlockUntil(1)
+	// Another call would wait 200ms, beyond MaxWait: rejected at once.
+	if err := b.Execute(ctx, fn); err != ErrRateLimited {
+		t.Fatalf("Execute beyond MaxWait: %v", err)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if err := <-done; err != nil {
+		t.Fatalf("waiting Execute: %v", err)
+	}
+	if s := b.Snapshot(); s.Allowed != 2 || s.Rejected != 1 {
+		t.Fatalf("Snapshot = %+v", s)
+	}
+}
+
+func TestBucketAllocatesNothing(t *testing.T) {
+	b := mustBucket(t, Config{Rate: 1e6, Burst: 1000, Clock: newFake()})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	checks := map[string]func(){
+		"Allow":   func() { b.Allow() },
+		"AllowN":  func() { b.AllowN(2) },
+		"Execute": func() { _ = b.Execute(ctx, fn) },
+		"Reserve": func() { r := b.Reserve(); r.Cancel() },
+		"Tokens":  func() { b.Tokens() },
+	}
+	for name, f := range checks {
+		if n := testing.AllocsPerRun(500, f); n != 0 {
+			t.Errorf("%s allocates %v times per call", name, n)
+		}
+	}
+	empty := mustBucket(t, Config{Rate: 1, Burst: 1, Clock: newFake()})
+	empty.Allow()
+	if n := testing.AllocsPerRun(500, func() { _ = empty.Execute(ctx, fn) }); n != 0 {
+		t.Errorf("a rejection allocates %v times per call", n)
+	}
+	waiter := mustBucket(t, Config{Rate: 1e6, Burst: 1000, Wait: true, Clock: newFake()})
+	if n := testing.AllocsPerRun(500, func() { _ = waiter.Execute(ctx, fn) }); n != 0 {
+		t.Errorf("a waiting Run with a token at hand allocates %v times per call", n)
+	}
+}
+
+// hammer runs goroutines that call try until stop, counting successes per
+// index, while drive moves the clock.
+func hammer(goroutines int, try func(g, i int) (idx int, ok bool), counts []atomic.Int64, drive func()) {
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load(); i++ {
+				if idx, ok := try(g, i); ok {
+					counts[idx].Add(1)
+				} else {
+					runtime.Gosched()
+				}
+			}
+		}()
+	}
+	drive()
+	stop.Store(true)
+	wg.Wait()
+}
+
+// TestBucketAccuracyUnderContention: 16 goroutines take tokens as fast as
+// they can while time moves in 10ms steps over 5s. They may get at most
+// Rate×P + Burst tokens, and since they keep trying, nearly that many.
+func TestBucketAccuracyUnderContention(t *testing.T) {
+	const (
+		rate   = 1000.0
+		burst  = 20
+		period = 5 * time.Second
+		step   = 10 * time.Millisecond
+	)
+	clk := newFake()
+	b := mustBucket(t, Config{Rate: rate, Burst: burst, Clock: clk})
+	counts := make([]atomic.Int64, 1)
+	drained := func() bool { return b.Tokens() < 1 }
+	hammer(16, func(int, int) (int, bool) { return 0, b.Allow() }, counts, func() {
+		for elapsed := time.Duration(0); elapsed < period; elapsed += step {
+			waitFor(t, "the bucket to drain", drained)
+			clk.Advance(step)
+		}
+		waitFor(t, "the bucket to drain", drained)
+	})
+	got := counts[0].Load()
+	upper := int64(rate*period.Seconds()) + burst
+	if got > upper || float64(got) < 0.9*rate*period.Seconds() {
+		t.Fatalf("granted %d tokens over %v; want at most %d and at least 90%% of %v", got, period, upper, rate*period.Seconds())
+	}
+	if s := b.Snapshot(); s.Allowed != uint64(got) {
+		t.Fatalf("Snapshot.Allowed = %d, counted %d", s.Allowed, got)
+	}
+}
+
+func BenchmarkBucketAllow(b *testing.B) {
+	bk, _ := New(Config{Rate: 1e9, Burst: 1e9})
+	b.Run("single", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			bk.Allow()
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				bk.Allow()
+			}
+		})
+	})
+	b.Run("rejected", func(b *testing.B) {
+		empty, _ := New(Config{Rate: 1e-9, Burst: 1})
+		empty.Allow()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				empty.Allow()
+			}
+		})
+	})
+	clock.Default().Stop()
+}
+
+func BenchmarkBucketExecute(b *testing.B) {
+	bk, _ := New(Config{Rate: 1e9, Burst: 1e9})
+	ctx := context.Background()
+	fn := func(context.Context) error { return nil }
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			_ = bk.Execute(ctx, fn)
+		}
+	})
+	clock.Default().Stop()
+}

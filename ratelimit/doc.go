@@ -1,0 +1,26 @@
+// Package ratelimit bounds how often something may happen: calls to a
+// dependency, requests from a client, retries of a job.
+//
+// It offers three limiters, each a [fusebox.Policy] that rejects with
+// [ErrRateLimited]:
+//
+//   - [Bucket], a token bucket: Rate tokens per second, at most Burst
+//     saved up. Most callers want this one. It can also make callers wait
+//     for a token ([Bucket.Wait], Config.Wait) instead of rejecting them.
+//   - [Window], a sliding-window counter: at most Limit calls in any
+//     Window-long span, estimated from the counts of the current and the
+//     previous fixed window. Use it when the limit is stated as "N per
+//     minute" and a caller must not get a fresh burst at every minute mark.
+//   - [Keyed], one token bucket per key (client, tenant, route) with bounded
+//     memory: idle keys are forgotten and the number of keys is capped.
+//
+// Bucket and Window decide with one compare-and-swap on shared state: no
+// lock and no allocation on any call. Keyed takes one short lock on the
+// key's shard. All three read time from an injected [clock.Clock], so tests
+// drive them with a fake clock; with the default coarse clock the time they
+// see is up to a millisecond old, which only shifts when tokens arrive.
+//
+// A rate limiter never runs the caller's function when it rejects, and never
+// judges the function's outcome: ErrRateLimited is a rejection, not a
+// dependency failure.
+package ratelimit

@@ -1,0 +1,18 @@
+package ratelimit
+
+import (
+	"testing"
+
+	"github.com/fusebox-go/fusebox"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var (
+	_ fusebox.Policy = (*Bucket)(nil)
+	_ fusebox.Policy = (*Window)(nil)
+	_ fusebox.Policy = (*Keyed)(nil)
+)
