@@ -30,8 +30,10 @@ const DefaultMaxConcurrent = 25
 const MaxLimit = 1<<31 - 1
 
 // Config configures a Bulkhead. The zero Config is valid: 25 concurrent
-// calls, no queue, the default clock.
+// calls, no queue, the default clock, no events.
 type Config struct {
+	// Name identifies the bulkhead in events.
+	Name string `json:"name" yaml:"name"`
 	// MaxConcurrent is how many calls may run at once. Zero means
 	// DefaultMaxConcurrent (25); allowed: 0 to MaxLimit.
 	MaxConcurrent int `json:"maxConcurrent" yaml:"maxConcurrent"`
@@ -47,6 +49,14 @@ type Config struct {
 	// Clock supplies queue-wait timers and timestamps; nil means
 	// clock.Default(). The admit path without queueing never reads it.
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives (with Policy "bulkhead"): an
+	// EventRejected with Reason "bulkhead full" for a call turned away at
+	// once, or "queue timeout" (and Delay, the time waited) for one that
+	// waited MaxWait in vain; and an EventQueueWait with Delay, the time
+	// waited, for each call that left the queue otherwise: admitted, or,
+	// with Err set to its context's error, gone because its context ended.
+	// nil means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Bulkhead is a semaphore that bounds the number of concurrent calls, with a
@@ -64,6 +74,8 @@ type Bulkhead struct {
 	maxQueue int64
 	maxWait  time.Duration
 	clk      clock.Clock
+	name     string
+	events   *fusebox.Events
 
 	_ [64]byte // keep the hot word off the read-only fields' cache line
 
@@ -116,6 +128,8 @@ func New(c Config) (*Bulkhead, error) {
 		maxQueue: int64(c.MaxQueue),
 		maxWait:  c.MaxWait,
 		clk:      c.Clock,
+		name:     c.Name,
+		events:   c.Events,
 	}
 	if b.max == 0 {
 		b.max = DefaultMaxConcurrent
@@ -180,7 +194,7 @@ func (b *Bulkhead) TryAcquire() (p Permit, ok bool) {
 		b.admitted.Add(1)
 		return Permit{b: b}, true
 	}
-	b.rejected.Add(1)
+	b.reject()
 	return Permit{}, false
 }
 
@@ -211,8 +225,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 	// A full queue rejects without touching the mutex: the queued count
 	// never exceeds maxQueue, and maxQueue == 0 means no queue at all.
 	if b.state.Load()>>32 >= b.maxQueue {
-		b.rejected.Add(1)
-		return ErrBulkheadFull
+		return b.reject()
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -231,8 +244,7 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 		}
 		if s>>32 >= b.maxQueue {
 			b.mu.Unlock()
-			b.rejected.Add(1)
-			return ErrBulkheadFull
+			return b.reject()
 		}
 		// The CAS fails if a release freed a slot since the load; then
 		// the loop sees it and takes it instead of queueing.
@@ -274,11 +286,18 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 		b.unlink(w)
 		b.state.Add(-queuedOne)
 		b.mu.Unlock()
-		b.queueWaitNano.Add(b.clk.Nanotime() - start)
+		waited := b.clk.Nanotime() - start
+		b.queueWaitNano.Add(waited)
 		if timedOut {
 			b.timeouts.Add(1)
+			if b.events.Enabled() {
+				b.publish(fusebox.EventRejected, "queue timeout", waited, ErrBulkheadFull)
+			}
 		} else {
 			b.canceled.Add(1)
+			if b.events.Enabled() {
+				b.publish(fusebox.EventQueueWait, "", waited, err)
+			}
 		}
 		return err
 	}
@@ -290,16 +309,43 @@ func (b *Bulkhead) acquireSlow(ctx context.Context) error {
 		return nil
 	}
 	// The caller is gone: pass the slot on.
-	b.queueWaitNano.Add(b.clk.Nanotime() - start)
+	waited := b.clk.Nanotime() - start
+	b.queueWaitNano.Add(waited)
 	b.canceled.Add(1)
 	b.release()
+	if b.events.Enabled() {
+		b.publish(fusebox.EventQueueWait, "", waited, err)
+	}
 	return err
 }
 
 func (b *Bulkhead) admittedFromQueue(start int64) {
-	b.queueWaitNano.Add(b.clk.Nanotime() - start)
+	waited := b.clk.Nanotime() - start
+	b.queueWaitNano.Add(waited)
 	b.fromQueue.Add(1)
 	b.admitted.Add(1)
+	if b.events.Enabled() {
+		b.publish(fusebox.EventQueueWait, "", waited, nil)
+	}
+}
+
+// reject counts a call turned away at once, publishes it when someone
+// listens, and returns ErrBulkheadFull.
+func (b *Bulkhead) reject() error {
+	b.rejected.Add(1)
+	if b.events.Enabled() {
+		b.publish(fusebox.EventRejected, "bulkhead full", 0, ErrBulkheadFull)
+	}
+	return ErrBulkheadFull
+}
+
+// publish sends an event of the bulkhead's; callers check events.Enabled
+// first, so that nothing is built when nobody listens.
+func (b *Bulkhead) publish(kind fusebox.EventKind, reason string, waited int64, err error) {
+	b.events.Publish(fusebox.Event{
+		Kind: kind, Policy: "bulkhead", Name: b.name, At: b.clk.Now(),
+		Reason: reason, Delay: time.Duration(waited), Err: err,
+	})
 }
 
 // unlink removes w from the queue. Requires mu held and w queued.

@@ -25,4 +25,10 @@
 // dependency, which was never called. A caller whose context ends while it
 // waits in the queue gets the context's error, which [fusebox.Classify]
 // treats as Ignored.
+//
+// Given a [fusebox.Events] bus (Config.Events, PoolConfig.Events), both
+// publish what they turn away (EventRejected: "bulkhead full", "queue
+// timeout", "pool full", "closed"), and the Bulkhead publishes how long each
+// queued caller waited (EventQueueWait). Without a subscriber, events cost
+// one atomic load and no allocation.
 package bulkhead

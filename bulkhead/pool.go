@@ -8,11 +8,16 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/clock"
 )
 
 // PoolConfig configures a Pool. The zero PoolConfig is valid: one worker
-// per GOMAXPROCS, no queue.
+// per GOMAXPROCS, no queue, no events.
 type PoolConfig struct {
+	// Name identifies the pool in events.
+	Name string `json:"name" yaml:"name"`
 	// Workers is the number of worker goroutines, fixed for the pool's
 	// life. Zero means runtime.GOMAXPROCS(0) at NewPool; allowed: 0 or more.
 	Workers int `json:"workers" yaml:"workers"`
@@ -20,6 +25,14 @@ type PoolConfig struct {
 	// queue: a job is accepted only when a worker is idle to take it.
 	// Allowed: 0 or more.
 	QueueSize int `json:"queueSize" yaml:"queueSize"`
+	// Clock supplies the timestamps of events; nil means clock.Default().
+	// The pool reads it only to publish an event.
+	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventRejected (Policy "bulkhead") for
+	// each job that gets no worker: Reason "pool full" for a job turned
+	// away with ErrBulkheadFull, "closed" for one refused or dropped from
+	// the queue with ErrClosed. nil means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Pool runs a handler on jobs of type J with a fixed number of worker
@@ -31,6 +44,9 @@ type Pool[J, R any] struct {
 	handler   func(context.Context, J) (R, error)
 	workers   int
 	queueSize int
+	name      string
+	events    *fusebox.Events
+	clk       clock.Clock
 
 	mu         sync.Mutex
 	cond       sync.Cond      // signals workers; L is &mu
@@ -102,7 +118,10 @@ func NewPool[J, R any](c PoolConfig, handler func(context.Context, J) (R, error)
 	if handler == nil {
 		return nil, errors.New("bulkhead: NewPool with a nil handler")
 	}
-	p := &Pool[J, R]{handler: handler, workers: c.Workers, queueSize: c.QueueSize}
+	p := &Pool[J, R]{handler: handler, workers: c.Workers, queueSize: c.QueueSize, name: c.Name, events: c.Events, clk: c.Clock}
+	if p.clk == nil {
+		p.clk = clock.Default()
+	}
 	if p.workers == 0 {
 		p.workers = runtime.GOMAXPROCS(0)
 	}
@@ -134,6 +153,7 @@ func (p *Pool[J, R]) Submit(ctx context.Context, job J) (R, error) {
 	if p.closed {
 		p.mu.Unlock()
 		p.recycle(j)
+		p.reject("closed", ErrClosed)
 		return zero, ErrClosed
 	}
 	// A job is accepted when a worker is free for it (idle, signalled but
@@ -142,6 +162,7 @@ func (p *Pool[J, R]) Submit(ctx context.Context, job J) (R, error) {
 		p.mu.Unlock()
 		p.recycle(j)
 		p.rejected.Add(1)
+		p.reject("pool full", ErrBulkheadFull)
 		return zero, ErrBulkheadFull
 	}
 	j.state = jobQueued
@@ -182,6 +203,13 @@ func (p *Pool[J, R]) Submit(ctx context.Context, job J) (R, error) {
 	return zero, ctx.Err()
 }
 
+// reject publishes the rejection of a job when someone listens.
+func (p *Pool[J, R]) reject(reason string, err error) {
+	if p.events.Enabled() {
+		p.events.Publish(fusebox.Event{Kind: fusebox.EventRejected, Policy: "bulkhead", Name: p.name, At: p.clk.Now(), Reason: reason, Err: err})
+	}
+}
+
 // result takes the finished job's result and recycles it.
 func (p *Pool[J, R]) result(j *poolJob[J, R]) (R, error) {
 	out, err := j.out, j.err
@@ -218,11 +246,9 @@ func (p *Pool[J, R]) work() {
 	normal := false
 	defer func() {
 		if !normal {
-			// The handler called runtime.Goexit: replace this worker
-			// (Add before Done keeps Close waiting for the replacement).
-			p.mu.Lock()
-			p.running--
-			p.mu.Unlock()
+			// The handler called runtime.Goexit (run has counted the
+			// job finished): replace this worker (Add before Done keeps
+			// Close waiting for the replacement).
 			p.wg.Add(1)
 			go p.work()
 		}
@@ -246,7 +272,6 @@ func (p *Pool[J, R]) work() {
 		p.mu.Unlock()
 		p.run(j)
 		p.mu.Lock()
-		p.running--
 	}
 }
 
@@ -267,6 +292,12 @@ func (p *Pool[J, R]) run(j *poolJob[J, R]) {
 			j.out = zero
 		}
 		p.completed.Add(1)
+		// The worker counts as free before the caller hears of the
+		// result, so that a caller who submits again at once finds it
+		// free rather than being rejected by a pool with no queue.
+		p.mu.Lock()
+		p.running--
+		p.mu.Unlock()
 		j.done <- struct{}{}
 	}()
 	j.out, j.err = p.handler(j.ctx, j.in)
@@ -297,6 +328,7 @@ func (p *Pool[J, R]) Close() error {
 		j.out, j.err = zero, ErrClosed
 		j.done <- struct{}{}
 		j = next
+		p.reject("closed", ErrClosed)
 	}
 	p.wg.Wait()
 	return nil

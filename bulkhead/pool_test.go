@@ -330,29 +330,33 @@ func TestPoolClose(t *testing.T) {
 }
 
 // TestPoolCloseUnderLoad closes a pool while many callers submit: every
-// caller must get an answer.
+// caller must get an answer. Each caller submits until it gets ErrClosed,
+// so Close always comes while they submit.
 func TestPoolCloseUnderLoad(t *testing.T) {
 	p := mustPool(t, PoolConfig{Workers: 3, QueueSize: 4}, func(ctx context.Context, n int) (int, error) {
 		runtime.Gosched()
 		return n, nil
 	})
-	var ok, full, closed atomic.Int64
+	var submits, ok, full, closed atomic.Int64
 	var wg sync.WaitGroup
 	for g := range 12 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := range 200 {
-				v, err := p.Submit(context.Background(), g*1000+i)
+			for i := 0; ; i++ {
+				submits.Add(1)
+				v, err := p.Submit(context.Background(), g*1000000+i)
 				switch {
-				case err == nil && v == g*1000+i:
+				case err == nil && v == g*1000000+i:
 					ok.Add(1)
 				case err == ErrBulkheadFull:
 					full.Add(1)
 				case err == ErrClosed:
 					closed.Add(1)
+					return
 				default:
 					t.Errorf("Submit = %v, %v", v, err)
+					return
 				}
 			}
 		}()
@@ -367,8 +371,8 @@ func TestPoolCloseUnderLoad(t *testing.T) {
 		t.Fatal("a caller was stranded by Close")
 	}
 	s := p.Snapshot()
-	if ok.Load()+full.Load()+closed.Load() != 12*200 || closed.Load() == 0 {
-		t.Fatalf("ok %d, full %d, closed %d", ok.Load(), full.Load(), closed.Load())
+	if ok.Load()+full.Load()+closed.Load() != submits.Load() || closed.Load() != 12 {
+		t.Fatalf("%d submits: ok %d, full %d, closed %d", submits.Load(), ok.Load(), full.Load(), closed.Load())
 	}
 	if s.Completed != uint64(ok.Load()) || s.Rejected != uint64(full.Load()) {
 		t.Fatalf("Snapshot = %+v; ok %d, full %d", s, ok.Load(), full.Load())

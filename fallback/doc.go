@@ -19,4 +19,9 @@
 // A fallback that panics does not take the caller down: the panic is
 // recovered and returned as a [*PanicError] inside an [*Error], which keeps
 // the call's own error reachable too.
+//
+// Given a [fusebox.Events] bus (Config.Events), a Policy publishes an
+// EventFallback each time its fallback runs: with the call's error when the
+// fallback answered, with Reason "fallback failed" and the [*Error] when it
+// did not. A Cache publishes no events.
 package fallback

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/clock"
 )
 
 // ErrClosed is returned by Cache.Get after Close. It is [fusebox.ErrClosed].
@@ -51,8 +52,11 @@ func Chain(fns ...Func) Func {
 	}
 }
 
-// Config configures a Policy.
+// Config configures a Policy. Func is required; the other fields may be
+// left zero.
 type Config struct {
+	// Name identifies the policy in events.
+	Name string `json:"name" yaml:"name"`
 	// Func is the fallback. Required: New rejects a nil Func.
 	Func Func `json:"-" yaml:"-"`
 	// When decides which errors the fallback answers for. Nil means every
@@ -60,13 +64,25 @@ type Config struct {
 	// context ended: the caller's cancellation or deadline is never
 	// answered by a fallback. It must be safe for concurrent use and fast.
 	When func(err error) bool `json:"-" yaml:"-"`
+	// Clock supplies the timestamps of events; nil means clock.Default().
+	// The policy reads it only to publish an event.
+	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventFallback (Policy "fallback") each
+	// time the fallback runs, once it has answered: with Err the call's
+	// error when it succeeded, and with Reason "fallback failed" and Err
+	// the *Error Run returns when it failed, panicked or answered a value
+	// of the wrong type. nil means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Policy runs a fallback when the call it wraps fails. It is safe for
 // concurrent use; build it once with New and share it.
 type Policy struct {
-	fn   Func
-	when func(error) bool
+	fn     Func
+	when   func(error) bool
+	name   string
+	events *fusebox.Events
+	clock  clock.Clock
 
 	calls          atomic.Uint64
 	failures       atomic.Uint64
@@ -79,7 +95,11 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.Func == nil {
 		return nil, errors.New("fallback: Func is nil: want a fallback function (fallback.Static(v) for a constant)")
 	}
-	return &Policy{fn: cfg.Func, when: cfg.When}, nil
+	p := &Policy{fn: cfg.Func, when: cfg.When, name: cfg.Name, events: cfg.Events, clock: cfg.Clock}
+	if p.clock == nil {
+		p.clock = clock.Default()
+	}
+	return p, nil
 }
 
 // Run runs next and returns nil when it succeeds. When it fails, and the
@@ -111,9 +131,21 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 	}
 	if ferr != nil {
 		p.fallbackErrors.Add(1)
-		return &Error{Err: err, Fallback: ferr}
+		e := &Error{Err: err, Fallback: ferr}
+		if p.events.Enabled() {
+			p.publish("fallback failed", e)
+		}
+		return e
+	}
+	if p.events.Enabled() {
+		p.publish("", err)
 	}
 	return nil
+}
+
+// publish sends an EventFallback; callers check events.Enabled first.
+func (p *Policy) publish(reason string, err error) {
+	p.events.Publish(fusebox.Event{Kind: fusebox.EventFallback, Policy: "fallback", Name: p.name, At: p.clock.Now(), Reason: reason, Err: err})
 }
 
 // Execute runs fn under the policy: Run with fusebox.NextFunc(fn). Since fn

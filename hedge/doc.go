@@ -23,4 +23,10 @@
 // BenchmarkRun).
 //
 // Hedging repeats calls: use it only for idempotent operations.
+//
+// Given a [fusebox.Events] bus (Config.Events), the policy publishes an
+// EventHedge for each hedge it starts (its attempt number and the time since
+// the call started) and an EventRejected ("hedge budget exhausted") for each
+// hedge the budget refuses. Without a subscriber, events cost one atomic load
+// and no allocation.
 package hedge

@@ -34,8 +34,10 @@ var (
 
 // Config configures a Policy. The zero value hedges once, after the 95th
 // percentile of recent latencies (10ms until enough are known), for at most
-// one call in ten, on the real clock.
+// one call in ten, on the default clock, with no events.
 type Config struct {
+	// Name identifies the policy in events.
+	Name string `json:"name" yaml:"name"`
 	// Delay is a fixed delay before each hedge. Zero means adaptive: the
 	// delay is the Percentile of the latencies of recent winning attempts.
 	Delay time.Duration `json:"delay" yaml:"delay"`
@@ -66,6 +68,14 @@ type Config struct {
 	// Clock is the time source; nil means clock.Default(), whose readings
 	// are up to a millisecond behind: latencies below that count as zero.
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives (with Policy "hedge") an EventHedge just
+	// before each hedge starts, with Attempt its attempt number (2 for the
+	// first hedge, the call's first attempt being 1) and Delay the time
+	// since the call started; and an EventRejected with Reason "hedge
+	// budget exhausted" (Attempt the hedge's would-be number, Err
+	// fusebox.ErrBudgetExhausted) when the budget refuses a hedge. nil
+	// means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Policy hedges calls. It is safe for concurrent use; build it once with New
@@ -78,6 +88,8 @@ type Policy struct {
 	budget     budget
 	classifier fusebox.Classifier
 	onHedge    func(int)
+	name       string
+	events     *fusebox.Events
 
 	calls, hedges, hedgeWins, denials atomic.Uint64
 }
@@ -106,6 +118,8 @@ func New(cfg Config) (*Policy, error) {
 		maxHedges:  cfg.MaxHedges,
 		classifier: cfg.Classifier,
 		onHedge:    cfg.OnHedge,
+		name:       cfg.Name,
+		events:     cfg.Events,
 	}
 	if p.clock == nil {
 		p.clock = clock.Default()
@@ -161,11 +175,10 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 	p.calls.Add(1)
 	p.budget.deposit()
 	actx, cancel := context.WithCancelCause(ctx)
-	r := &race{p: p, parent: ctx, ctx: actx, cancel: cancel, next: next, running: 1, delay: p.Delay()}
-	var start int64
-	if p.tracker != nil {
-		start = p.clock.Nanotime()
-	}
+	// The start is read even with a fixed delay, for the Delay of events:
+	// a subscriber may come while the call runs.
+	start := p.clock.Nanotime()
+	r := &race{p: p, parent: ctx, ctx: actx, cancel: cancel, next: next, running: 1, delay: p.Delay(), start: start}
 	r.mu.Lock()
 	r.timer = p.clock.AfterFunc(r.delay, r.fire)
 	r.mu.Unlock()
@@ -209,12 +222,14 @@ type race struct {
 	cancel context.CancelCauseFunc
 	next   fusebox.Next
 	delay  time.Duration
+	start  int64 // Nanotime at which the call started
 
-	mu       sync.Mutex
-	timer    clock.Timer
-	running  int  // attempts started and not yet returned
-	launched int  // hedges started
-	stopped  bool // no more hedges: the race is decided
+	mu    sync.Mutex
+	timer clock.Timer
+	// int32, at most MaxMaxHedges+1, keeps race in a smaller size class.
+	running  int32 // attempts started and not yet returned
+	launched int32 // hedges started
+	stopped  bool  // no more hedges: the race is decided
 	won      bool
 	err      error         // the winner's error, or the last failure's
 	pe       *PanicError   // the first hedge panic
@@ -230,12 +245,16 @@ func (r *race) fire() {
 	}
 	if !r.p.budget.withdraw() {
 		// No more hedges for this call: the timer is not reset.
+		attempt := int(r.launched) + 2
 		r.mu.Unlock()
 		r.p.denials.Add(1)
+		if r.p.events.Enabled() {
+			r.publish(fusebox.EventRejected, "hedge budget exhausted", attempt, fusebox.ErrBudgetExhausted)
+		}
 		return
 	}
 	r.launched++
-	n := r.launched
+	n := int(r.launched)
 	r.running++
 	if r.idle == nil {
 		r.idle = make(chan struct{})
@@ -248,9 +267,22 @@ func (r *race) fire() {
 	// Deferred so that the hedge Run now counts on starts even if OnHedge
 	// panics.
 	defer func() { go r.hedge(n) }()
+	if r.p.events.Enabled() {
+		r.publish(fusebox.EventHedge, "", n+1, nil)
+	}
 	if r.p.onHedge != nil {
 		r.p.onHedge(n)
 	}
+}
+
+// publish sends an event of the race's policy, with Delay the time since the
+// call started; callers check events.Enabled first.
+func (r *race) publish(kind fusebox.EventKind, reason string, attempt int, err error) {
+	p := r.p
+	p.events.Publish(fusebox.Event{
+		Kind: kind, Policy: "hedge", Name: p.name, At: p.clock.Now(),
+		Reason: reason, Attempt: attempt, Delay: time.Duration(p.clock.Nanotime() - r.start), Err: err,
+	})
 }
 
 // hedge runs attempt n (n >= 1) in its own goroutine.

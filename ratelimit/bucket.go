@@ -13,6 +13,8 @@ import (
 // Config configures a Bucket. Rate has no default: the zero Config is
 // rejected by New.
 type Config struct {
+	// Name identifies the limiter in events.
+	Name string `json:"name" yaml:"name"`
 	// Rate is how many tokens the bucket gains per second. Required:
 	// from about 2.2e-10 (one token per 146 years) to MaxRate (1e9).
 	// Tokens are spaced by 1e9/Rate nanoseconds rounded to a whole
@@ -34,6 +36,11 @@ type Config struct {
 	MaxWait time.Duration `json:"maxWait" yaml:"maxWait"`
 	// Clock supplies the time and Wait's timers; nil means clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventRejected (Policy "ratelimit",
+	// Reason "rate limited", Err the error returned) for every call
+	// refused tokens: by Allow, AllowN, Wait, WaitN or Run. nil means no
+	// events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Bucket is a token bucket rate limiter: Rate tokens per second, at most
@@ -53,6 +60,8 @@ type Bucket struct {
 	wait    bool
 	maxWait time.Duration
 	clk     clock.Clock
+	name    string
+	events  *fusebox.Events
 
 	_ [64]byte // keep the hot word off the read-only fields' cache line
 
@@ -77,7 +86,7 @@ func New(c Config) (*Bucket, error) {
 	if c.MaxWait > 0 && !c.Wait {
 		return nil, fmt.Errorf("ratelimit: MaxWait %v set without Wait: want Wait true, or MaxWait 0", c.MaxWait)
 	}
-	b := &Bucket{g: g, wait: c.Wait, maxWait: c.MaxWait, clk: c.Clock}
+	b := &Bucket{g: g, wait: c.Wait, maxWait: c.MaxWait, clk: c.Clock, name: c.Name, events: c.Events}
 	if b.clk == nil {
 		b.clk = clock.Default()
 	}
@@ -107,7 +116,7 @@ func (b *Bucket) AllowN(n int) bool {
 func (b *Bucket) allowAt(now int64, n int) bool {
 	if n <= 0 || n > b.g.burst {
 		if n != 0 {
-			b.rejected.Add(1)
+			b.reject(ErrRateLimited)
 		}
 		return n == 0
 	}
@@ -116,7 +125,7 @@ func (b *Bucket) allowAt(now int64, n int) bool {
 		tat := b.tat.Load()
 		next, ok := b.g.take(tat, now, cost)
 		if !ok {
-			b.rejected.Add(1)
+			b.reject(ErrRateLimited)
 			return false
 		}
 		if b.tat.CompareAndSwap(tat, next) {
@@ -124,6 +133,23 @@ func (b *Bucket) allowAt(now int64, n int) bool {
 			return true
 		}
 	}
+}
+
+// reject counts a refused call and publishes it when someone listens.
+func (b *Bucket) reject(err error) {
+	b.rejected.Add(1)
+	if b.events.Enabled() {
+		publishRejected(b.events, b.name, b.clk, reasonRateLimited, err)
+	}
+}
+
+// reasonRateLimited is the Reason of a rate limiter's EventRejected.
+const reasonRateLimited = "rate limited"
+
+// publishRejected publishes an EventRejected of a rate limiter; callers
+// check events.Enabled first, so that nothing is built when nobody listens.
+func publishRejected(events *fusebox.Events, name string, clk clock.Clock, reason string, err error) {
+	events.Publish(fusebox.Event{Kind: fusebox.EventRejected, Policy: "ratelimit", Name: name, At: clk.Now(), Reason: reason, Err: err})
 }
 
 // Tokens returns how many tokens the bucket holds now. It is negative when
@@ -235,7 +261,7 @@ var errExceedsBurst = fmt.Errorf("ratelimit: more tokens asked for than Burst: %
 // and never past ctx's deadline.
 func (b *Bucket) waitN(ctx context.Context, n int, maxWait time.Duration) error {
 	if n > b.g.burst || n < 0 {
-		b.rejected.Add(1)
+		b.reject(errExceedsBurst)
 		return errExceedsBurst
 	}
 	if err := ctx.Err(); err != nil {
@@ -255,7 +281,7 @@ func (b *Bucket) waitN(ctx context.Context, n int, maxWait time.Duration) error 
 	}
 	r := b.reserveAt(b.clk.Nanotime(), n, limit)
 	if !r.OK {
-		b.rejected.Add(1)
+		b.reject(ErrRateLimited)
 		return ErrRateLimited
 	}
 	if r.Delay > 0 {

@@ -23,4 +23,9 @@
 // A rate limiter never runs the caller's function when it rejects, and never
 // judges the function's outcome: ErrRateLimited is a rejection, not a
 // dependency failure.
+//
+// Given a [fusebox.Events] bus (the Events field of each config), every
+// limiter publishes an EventRejected (Reason "rate limited"; Keyed adds the
+// key) for each call it refuses. Without a subscriber, that costs one
+// atomic load and no allocation.
 package ratelimit

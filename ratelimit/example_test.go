@@ -102,3 +102,16 @@ func ExampleKeyed() {
 	// clients: 2
 	// fusebox: rate limited
 }
+
+func ExampleKeyed_events() {
+	bus := fusebox.NewEvents()
+	// The subscriber runs in a goroutine of the subscription's; Close below
+	// waits until it has seen every event.
+	bus.Subscribe(func(e fusebox.Event) { fmt.Println(e) }, 0)
+	k, _ := ratelimit.NewKeyed(ratelimit.KeyedConfig{Name: "api", Rate: 1, Burst: 1, Events: bus, Clock: clock.NewFake(time.Time{})})
+	k.Allow("alice")
+	k.Allow("alice")
+	bus.Close()
+	// Output:
+	// ratelimit api: rejected (rate limited: key=alice): fusebox: rate limited
+}

@@ -31,6 +31,8 @@ const sweepPerCall = 2
 // KeyedConfig configures a Keyed limiter. Rate has no default: the zero
 // KeyedConfig is rejected by NewKeyed.
 type KeyedConfig struct {
+	// Name identifies the limiter in events.
+	Name string `json:"name" yaml:"name"`
 	// Rate is how many tokens each key's bucket gains per second.
 	// Required; the range is Config.Rate's.
 	Rate float64 `json:"rate" yaml:"rate"`
@@ -49,6 +51,11 @@ type KeyedConfig struct {
 	IdleTimeout time.Duration `json:"idleTimeout" yaml:"idleTimeout"`
 	// Clock supplies the time; nil means clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventRejected (Policy "ratelimit",
+	// Reason "rate limited: key=" and the key) for every call Allow or Run
+	// refuses. The event is built, and the Reason allocated, only when the
+	// bus has a subscriber. nil means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Keyed is a set of token buckets, one per key (a client, a tenant, a
@@ -77,6 +84,8 @@ type Keyed struct {
 	idle     time.Duration
 	evictAge int64 // max(idle, tau): unused this long, a key may go
 	clk      clock.Clock
+	name     string
+	events   *fusebox.Events
 	seed     maphash.Seed
 	mask     uint64
 	shards   []keyedShard
@@ -116,7 +125,7 @@ func NewKeyed(c KeyedConfig) (*Keyed, error) {
 	if c.IdleTimeout < 0 {
 		return nil, fmt.Errorf("ratelimit: IdleTimeout %v out of range: want 0 (default %v) or more", c.IdleTimeout, DefaultIdleTimeout)
 	}
-	k := &Keyed{g: g, maxKeys: c.MaxKeys, idle: c.IdleTimeout, clk: c.Clock, seed: maphash.MakeSeed()}
+	k := &Keyed{g: g, maxKeys: c.MaxKeys, idle: c.IdleTimeout, clk: c.Clock, name: c.Name, events: c.Events, seed: maphash.MakeSeed()}
 	if k.maxKeys == 0 {
 		k.maxKeys = DefaultMaxKeys
 	}
@@ -184,6 +193,9 @@ func (k *Keyed) allowAt(key string, now int64) bool {
 		sh.rejected++
 	}
 	sh.mu.Unlock()
+	if !ok && k.events.Enabled() {
+		publishRejected(k.events, k.name, k.clk, reasonRateLimited+": key="+key, ErrRateLimited)
+	}
 	return ok
 }
 

@@ -20,6 +20,8 @@ const DefaultWindow = time.Second
 // WindowConfig configures a Window limiter. Limit has no default: the zero
 // WindowConfig is rejected by NewWindow.
 type WindowConfig struct {
+	// Name identifies the limiter in events.
+	Name string `json:"name" yaml:"name"`
 	// Limit is how many calls are allowed per Window. Required: 1 to
 	// MaxWindowLimit.
 	Limit int `json:"limit" yaml:"limit"`
@@ -28,6 +30,10 @@ type WindowConfig struct {
 	Window time.Duration `json:"window" yaml:"window"`
 	// Clock supplies the time; nil means clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventRejected (Policy "ratelimit",
+	// Reason "rate limited") for every call Allow or Run refuses. nil means
+	// no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Window is a sliding-window counter rate limiter: it allows a call when
@@ -47,9 +53,11 @@ type WindowConfig struct {
 // object, once per window.
 type Window struct {
 	// Read-only after NewWindow.
-	limit int64
-	width int64
-	clk   clock.Clock
+	limit  int64
+	width  int64
+	clk    clock.Clock
+	name   string
+	events *fusebox.Events
 
 	_ [64]byte
 
@@ -79,7 +87,7 @@ func NewWindow(c WindowConfig) (*Window, error) {
 	if c.Window < 0 {
 		return nil, fmt.Errorf("ratelimit: Window %v out of range: want 0 (default %v) or more", c.Window, DefaultWindow)
 	}
-	w := &Window{limit: int64(c.Limit), width: int64(c.Window), clk: c.Clock}
+	w := &Window{limit: int64(c.Limit), width: int64(c.Window), clk: c.Clock, name: c.Name, events: c.Events}
 	if w.width == 0 {
 		w.width = int64(DefaultWindow)
 	}
@@ -130,6 +138,9 @@ func (w *Window) allowAt(now int64) bool {
 		// another caller started s) is judged at s's start.
 		if !w.fits(s.prev, c, max(now-s.start, 0)) {
 			w.rejected.Add(1)
+			if w.events.Enabled() {
+				publishRejected(w.events, w.name, w.clk, reasonRateLimited, ErrRateLimited)
+			}
 			return false
 		}
 		if s.count.CompareAndSwap(c, c+1) {

@@ -22,4 +22,8 @@
 // attempt, and a second one outermost to bound the whole call:
 //
 //	fallback → deadline → bulkhead → breaker → retry → timeout → hedge → fn
+//
+// Given a [fusebox.Events] bus (Config.Events), the policy publishes an
+// EventTimeout, with the timeout as Delay, for each call its own deadline
+// ended; the caller's deadline publishes nothing.
 package timeout

@@ -18,8 +18,10 @@ const DefaultTimeout = time.Second
 var ErrTimeout = fusebox.ErrTimeout
 
 // Config configures a Policy. The zero value is usable: a one-second timeout
-// on the real clock.
+// on the real clock, no events.
 type Config struct {
+	// Name identifies the policy in events.
+	Name string `json:"name" yaml:"name"`
 	// Timeout is how long a call may take. Zero means DefaultTimeout (1s);
 	// a negative value is an error.
 	Timeout time.Duration `json:"timeout" yaml:"timeout"`
@@ -29,6 +31,10 @@ type Config struct {
 	// particular, the deadline is a timer of that clock, so a test that
 	// advances the fake clock past it cancels the call.
 	Clock clock.Clock `json:"-" yaml:"-"`
+	// Events, when set, receives an EventTimeout (Policy "timeout", Delay
+	// the timeout, Err the function's error) for each call that Run ends
+	// with ErrTimeout, when the call returns. nil means no events.
+	Events *fusebox.Events `json:"-" yaml:"-"`
 }
 
 // Policy is a per-call timeout. It is safe for concurrent use; build it
@@ -37,6 +43,8 @@ type Policy struct {
 	timeout time.Duration
 	clock   clock.Clock
 	real    bool
+	name    string
+	events  *fusebox.Events
 
 	calls    atomic.Uint64
 	timeouts atomic.Uint64
@@ -47,7 +55,7 @@ func New(cfg Config) (*Policy, error) {
 	if cfg.Timeout < 0 {
 		return nil, fmt.Errorf("timeout: Timeout %v out of range: want 0 (default %v) or more", cfg.Timeout, DefaultTimeout)
 	}
-	p := &Policy{timeout: cfg.Timeout, clock: cfg.Clock}
+	p := &Policy{timeout: cfg.Timeout, clock: cfg.Clock, name: cfg.Name, events: cfg.Events}
 	if p.timeout == 0 {
 		p.timeout = DefaultTimeout
 	}
@@ -105,6 +113,9 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		return err
 	}
 	p.timeouts.Add(1)
+	if p.events.Enabled() {
+		p.events.Publish(fusebox.Event{Kind: fusebox.EventTimeout, Policy: "timeout", Name: p.name, At: p.clock.Now(), Delay: p.timeout, Err: err})
+	}
 	return &Error{Timeout: p.timeout, Err: err}
 }
 
