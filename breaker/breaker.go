@@ -10,6 +10,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/percpu"
 	"github.com/fusebox-go/fusebox/internal/window"
 )
 
@@ -34,12 +35,14 @@ type Breaker struct {
 	consecutive atomic.Uint64
 	s           settings
 	events      *fusebox.Events
-	rejections  atomic.Uint64
-	late        atomic.Uint64
-	openUntil   atomic.Int64
-	openErr     atomic.Pointer[OpenError]
-	forcedErr   atomic.Pointer[OpenError] // made on first ForceOpen
-	probes      []probeSlot
+	// rejections is made on the first transition to a rejecting state, so
+	// a breaker that never opens does not pay for its per-P slots.
+	rejections atomic.Pointer[percpu.Counter]
+	late       atomic.Uint64
+	openUntil  atomic.Int64
+	openErr    atomic.Pointer[OpenError]
+	forcedErr  atomic.Pointer[OpenError] // made on first ForceOpen
+	probes     []probeSlot
 
 	// Everything below is guarded by mu.
 	mu            sync.Mutex
@@ -323,8 +326,18 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 		b.lateOutcome() // reclaimed after HalfOpenMaxWait, or from an earlier half-open state
 		return
 	}
+	// Free the slot by compare-and-swap, not a store: acquireProbe reclaims
+	// without the mutex, and a store could free a slot that a reclaimer
+	// took a moment ago, letting one probe too many in. since goes first, so
+	// that no new reclaim can start; if one got in before it, the slot is
+	// the reclaimer's: give it back a since and drop this outcome as late.
 	sl.since.Store(math.MaxInt64)
-	sl.ticket.Store(p.ticket + 1)
+	if !sl.ticket.CompareAndSwap(p.ticket, p.ticket+1) {
+		sl.since.Store(now)
+		b.mu.Unlock()
+		b.lateOutcome()
+		return
+	}
 	if b.word.Load() != p.word {
 		b.mu.Unlock()
 		b.lateOutcome()
@@ -387,6 +400,9 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
 		b.timer = nil
 	}
 	next := (w>>stateBits+1)<<stateBits | uint64(to)
+	if (to == Open || to == HalfOpen || to == ForcedOpen) && b.rejections.Load() == nil {
+		b.rejections.Store(percpu.New())
+	}
 	switch to {
 	case Open:
 		d := b.openDurationLocked()
@@ -443,14 +459,28 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
 
 // reject counts a rejection and publishes it when someone listens.
 func (b *Breaker) reject(err *OpenError) error {
-	b.rejections.Add(1)
+	b.rejections.Load().Add(1)
 	if b.events.Enabled() {
-		b.events.Publish(fusebox.Event{
-			Kind: fusebox.EventRejected, Policy: "breaker", Name: b.s.name, At: b.s.clock.Now(),
-			Reason: err.State.String(), Err: err,
-		})
+		b.publishRejection(err)
 	}
 	return err
+}
+
+// rejectOpen is the open state's fast rejection: no Permit, no loop.
+func (b *Breaker) rejectOpen() error {
+	b.rejections.Load().Add(1)
+	e := b.openErr.Load()
+	if b.events.Enabled() {
+		b.publishRejection(e)
+	}
+	return e
+}
+
+func (b *Breaker) publishRejection(err *OpenError) {
+	b.events.Publish(fusebox.Event{
+		Kind: fusebox.EventRejected, Policy: "breaker", Name: b.s.name, At: b.s.clock.Now(),
+		Reason: err.State.String(), Err: err,
+	})
 }
 
 // lateOutcome counts an outcome dropped as late and publishes it when
@@ -511,6 +541,9 @@ func (b *Breaker) random() float64 {
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
 	w := b.word.Load()
 	if stateOf(w) != Closed || !b.fast {
+		if stateOf(w) == Open && b.now() < b.openUntil.Load() {
+			return b.rejectOpen()
+		}
 		return b.executeSlow(ctx, fn)
 	}
 	// The hot path: closed, untimed, default classifier. No Permit.
@@ -551,6 +584,9 @@ func (b *Breaker) executeSlow(ctx context.Context, fn func(context.Context) erro
 func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 	w := b.word.Load()
 	if stateOf(w) != Closed || !b.fast {
+		if stateOf(w) == Open && b.now() < b.openUntil.Load() {
+			return b.rejectOpen()
+		}
 		return b.runSlow(ctx, next)
 	}
 	finished := false
@@ -636,6 +672,10 @@ func (b *Breaker) force(to State, reason string) {
 	b.mu.Lock()
 	w := b.word.Load()
 	if stateOf(w) == to && to != Open {
+		if to == Closed {
+			// Reset empties the window of a closed breaker too.
+			b.resetWindowLocked(b.now())
+		}
 		b.mu.Unlock()
 		return
 	}

@@ -87,7 +87,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		TotalFailures:       tot.Failures,
 		TotalSlowCalls:      tot.Slow,
 		TotalIgnored:        tot.Ignored,
-		Rejections:          b.rejections.Load(),
+		Rejections:          b.rejections.Load().Load(),
 		LateOutcomes:        b.late.Load(),
 		FailedProbes:        b.probeFail,
 		ReclaimedProbes:     b.reclaimed,

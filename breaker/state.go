@@ -1,6 +1,9 @@
 package breaker
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+)
 
 // State is the state of a breaker.
 type State uint8
@@ -32,7 +35,7 @@ func (s State) String() string {
 	if int(s) < len(stateNames) {
 		return stateNames[s]
 	}
-	return "state(" + string(rune('0'+s)) + ")"
+	return "state(" + strconv.Itoa(int(s)) + ")"
 }
 
 // MarshalText encodes the state as its name.
