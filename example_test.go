@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
+	"github.com/fusebox-go/fusebox/bulkhead"
+	"github.com/fusebox-go/fusebox/fallback"
+	"github.com/fusebox-go/fusebox/retry"
+	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // A pipeline is built once and run for every call. Here a breaker guards a
@@ -47,4 +52,41 @@ func ExampleDo() {
 	})
 	fmt.Println(n, err)
 	// Output: 42 <nil>
+}
+
+// The recommended order, outermost first: fallback, deadline, bulkhead,
+// breaker, retry, per-attempt timeout. The dependency fails once; the retry
+// absorbs it, and the breaker records a single success for the call.
+func Example_recommendedOrder() {
+	must := func(p fusebox.Policy, err error) fusebox.Policy {
+		if err != nil {
+			panic(err)
+		}
+		return p
+	}
+	fb := must(fallback.New(fallback.Config{Func: fallback.Static("cached price")}))
+	deadline := must(timeout.New(timeout.Config{Timeout: 2 * time.Second}))
+	bh := must(bulkhead.New(bulkhead.Config{MaxConcurrent: 10, MaxQueue: 10}))
+	br, _ := breaker.New(breaker.Config{Name: "pricing"})
+	rt := must(retry.New(retry.Config{InitialInterval: time.Millisecond, Retryable: func(error) bool { return true }}))
+	attempt := must(timeout.New(timeout.Config{Timeout: 500 * time.Millisecond}))
+
+	p, err := fusebox.New(fb, deadline, bh, br, rt, attempt)
+	if err != nil {
+		panic(err)
+	}
+	calls := 0
+	price, err := fusebox.Do(context.Background(), p, func(ctx context.Context) (string, error) {
+		calls++
+		if calls == 1 {
+			return "", errors.New("pricing: 503")
+		}
+		return "42.00", nil
+	})
+	fmt.Println(price, err, "attempts:", calls)
+	s := br.Snapshot()
+	fmt.Println("breaker saw", s.Calls, "call,", s.Failures, "failures")
+	// Output:
+	// 42.00 <nil> attempts: 2
+	// breaker saw 1 call, 0 failures
 }

@@ -30,10 +30,11 @@ const (
 type Count struct {
 	pos     atomic.Uint64
 	agg     atomic.Uint64
-	ignored atomic.Uint64
+	ignored atomic.Uint64 // since the last Reset
 	// lifetime totals of the rarer kinds; calls are counted by pos.
 	totalFailures atomic.Uint64
 	totalSlow     atomic.Uint64
+	totalIgnored  atomic.Uint64
 	slots         []atomic.Uint32
 }
 
@@ -66,6 +67,7 @@ func packed(v uint32) uint64 {
 func (w *Count) Record(k Kind) {
 	if k&Ignored != 0 {
 		w.ignored.Add(1)
+		w.totalIgnored.Add(1)
 		return
 	}
 	if k&FailureBit != 0 {
@@ -83,10 +85,11 @@ func (w *Count) Record(k Kind) {
 	w.agg.Add(packed(nv) - packed(old))
 }
 
-// Reset empties the window. Lifetime totals are kept. Each slot is emptied
-// like a record of "nothing", so the aggregate stays exact even when records
-// race with the reset.
+// Reset empties the window, the count of ignored calls included. Lifetime
+// totals are kept. Each slot is emptied like a record of "nothing", so the
+// aggregate stays exact even when records race with the reset.
 func (w *Count) Reset() {
+	w.ignored.Store(0)
 	for i := range w.slots {
 		if old := w.slots[i].Swap(0); old != 0 {
 			w.agg.Add(-packed(old))
@@ -112,7 +115,7 @@ func (w *Count) Totals() Counts {
 		Calls:    w.pos.Load(),
 		Failures: w.totalFailures.Load(),
 		Slow:     w.totalSlow.Load(),
-		Ignored:  w.ignored.Load(),
+		Ignored:  w.totalIgnored.Load(),
 	}
 }
 

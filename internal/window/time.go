@@ -36,6 +36,7 @@ type Time struct {
 	// index, published once that bucket is claimed: a record in the
 	// current bucket needs no division.
 	cur     atomic.Uint64
+	packed  bool // cur is in use: buckets at least packedMinWidth wide
 	head    atomic.Int64
 	retired Counts // sums of buckets zeroed for reuse; atomic access only
 	buckets []bucket
@@ -49,8 +50,15 @@ type bucket struct {
 	ignored  atomic.Uint64
 }
 
+// packedMinWidth is the narrowest bucket that the cached head word serves:
+// from it up, every epoch (a Nanotime reading divided by the width) fits the
+// word's 54 bits. Narrower buckets, useful only in tests, compute the epoch
+// by division on every record.
+const packedMinWidth = 1024
+
 // NewTime returns a window of the given duration in n buckets. The duration
-// must be a positive whole multiple of n nanoseconds, 1 ≤ n ≤ MaxBuckets.
+// must be a whole multiple of n nanoseconds, 1 ≤ n ≤ MaxBuckets, and each
+// bucket at least MinBucketWidth wide.
 func NewTime(d time.Duration, n int) (*Time, error) {
 	if n < 1 || n > MaxBuckets {
 		return nil, fmt.Errorf("window: buckets %d out of range: want 1 to %d", n, MaxBuckets)
@@ -59,11 +67,13 @@ func NewTime(d time.Duration, n int) (*Time, error) {
 		return nil, fmt.Errorf("window: duration %v must be positive and a whole multiple of %d buckets", d, n)
 	}
 	w := &Time{width: int64(d) / int64(n), buckets: make([]bucket, n)}
+	w.packed = w.width >= packedMinWidth
 	w.Reset(0)
 	return w, nil
 }
 
-// Reset empties the window as of time now (a Nanotime reading).
+// Reset empties the window as of time now (a Nanotime reading). Records
+// that race with Reset may land on either side of it.
 func (w *Time) Reset(now int64) {
 	e := w.epochOf(now)
 	w.head.Store(e)
@@ -137,6 +147,10 @@ func (w *Time) bucketFor(e int64) *bucket {
 
 // RecordAt adds one call of kind k at time now (a Nanotime reading).
 func (w *Time) RecordAt(now int64, k Kind) {
+	if !w.packed {
+		w.record(w.bucketFor(w.current(now)), k)
+		return
+	}
 	c := w.cur.Load()
 	if k == Success && now < (int64(c)>>idxBits+1)*w.width {
 		// Within, or (clock stepping back) before, the newest bucket:
@@ -154,6 +168,11 @@ func (w *Time) recordSlow(now int64, k Kind, c uint64) {
 	} else {
 		b = w.rotate(now)
 	}
+	w.record(b, k)
+}
+
+// record adds one call of kind k to bucket b.
+func (w *Time) record(b *bucket, k Kind) {
 	if k == Success {
 		b.calls.Add(1)
 		return
