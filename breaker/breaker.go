@@ -540,13 +540,18 @@ func (b *Breaker) random() float64 {
 // the panic continues.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
 	w := b.word.Load()
-	if stateOf(w) != Closed || !b.fast {
-		if stateOf(w) == Open && b.now() < b.openUntil.Load() {
-			return b.rejectOpen()
-		}
-		return b.executeSlow(ctx, fn)
+	if stateOf(w) == Closed && b.fast {
+		return b.executeClosed(ctx, fn, w)
 	}
-	// The hot path: closed, untimed, default classifier. No Permit.
+	if stateOf(w) == Open && b.now() < b.openUntil.Load() {
+		return b.rejectOpen()
+	}
+	return b.executeSlow(ctx, fn)
+}
+
+// executeClosed is the hot path: closed, untimed, default classifier. No
+// Permit.
+func (b *Breaker) executeClosed(ctx context.Context, fn func(context.Context) error, w uint64) error {
 	finished := false
 	defer func() {
 		if !finished {
@@ -583,12 +588,16 @@ func (b *Breaker) executeSlow(ctx context.Context, fn func(context.Context) erro
 // Run implements fusebox.Policy: Execute for the rest of a pipeline.
 func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 	w := b.word.Load()
-	if stateOf(w) != Closed || !b.fast {
-		if stateOf(w) == Open && b.now() < b.openUntil.Load() {
-			return b.rejectOpen()
-		}
-		return b.runSlow(ctx, next)
+	if stateOf(w) == Closed && b.fast {
+		return b.runClosed(ctx, next, w)
 	}
+	if stateOf(w) == Open && b.now() < b.openUntil.Load() {
+		return b.rejectOpen()
+	}
+	return b.runSlow(ctx, next)
+}
+
+func (b *Breaker) runClosed(ctx context.Context, next fusebox.Next, w uint64) error {
 	finished := false
 	defer func() {
 		if !finished {

@@ -15,3 +15,9 @@ func StoreOwned(p *uint64, v uint64) { *p = v }
 
 // StoreOwnedInt sets *p, which only code pinned to the caller's P writes.
 func StoreOwnedInt(p *int64, v int64) { *p = v }
+
+// LoadOwned reads *p, which only code pinned to the caller's P writes.
+func LoadOwned(p *uint64) uint64 { return *p }
+
+// LoadOwnedInt reads *p, which only code pinned to the caller's P writes.
+func LoadOwnedInt(p *int64) int64 { return *p }

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
+
+	"github.com/fusebox-go/fusebox/internal/percpu"
 )
 
 // MaxBuckets bounds the buckets of a time-based window.
@@ -27,9 +29,18 @@ const idxBits = 10
 // clock stepping back cannot write into (or wipe) buckets that hold newer
 // data.
 //
-// Recording is O(1): one atomic add on the current bucket's counter, plus,
-// once per bucket width, a compare-and-swap that claims the bucket and zeroes
-// it for its new epoch. Reading is O(B).
+// Recording is O(1): one compare-and-swap on the current bucket's counter,
+// plus, once per bucket width, a compare-and-swap that claims the bucket and
+// zeroes it for its new epoch. Reading is O(B).
+//
+// Successes, the bulk of the traffic, scale across cores: the first time an
+// increment of a bucket's call counter loses a race with another core, the
+// window gives every P (the scheduler's processors) a private accumulator of
+// the newest epoch's successes on its own cache line, bumped without an
+// atomic read-modify-write (see internal/percpu). A P folds its accumulator
+// into the bucket when it moves to a new epoch; readers add the
+// accumulators of the epochs in the window. Until that first lost race a
+// window costs no memory for them.
 type Time struct {
 	width int64 // nanoseconds per bucket
 	// cur caches the newest epoch and its bucket index, epoch<<idxBits |
@@ -40,6 +51,22 @@ type Time struct {
 	head    atomic.Int64
 	retired Counts // sums of buckets zeroed for reuse; atomic access only
 	buckets []bucket
+	// stripes are the per-P success accumulators, nil until contention.
+	stripes atomic.Pointer[[]stripe]
+	// resets counts Resets: an accumulator filled before the latest Reset
+	// is out of the window whatever its epoch.
+	resets atomic.Uint64
+}
+
+// stripe is one P's accumulator of successes in one epoch. Only code pinned
+// to that P writes it (percpu.StoreOwned and friends); readers load it
+// atomically. A reader racing a fold may count a few calls twice or not at
+// all for a moment, like any read racing records.
+type stripe struct {
+	epoch int64
+	gen   uint64 // value of resets when epoch began
+	calls uint64
+	_     [40]byte
 }
 
 type bucket struct {
@@ -85,6 +112,7 @@ func (w *Time) Reset(now int64) {
 	}
 	w.bucketFor(e)
 	w.cur.Store(uint64(e)<<idxBits | uint64(w.index(e)))
+	w.resets.Add(1)
 }
 
 func (w *Time) index(e int64) int64 {
@@ -154,11 +182,73 @@ func (w *Time) RecordAt(now int64, k Kind) {
 	c := w.cur.Load()
 	if k == Success && now < (int64(c)>>idxBits+1)*w.width {
 		// Within, or (clock stepping back) before, the newest bucket:
-		// the common case, kept small enough to inline.
-		w.buckets[c&(1<<idxBits-1)].calls.Add(1)
+		// the common case.
+		if st := w.stripes.Load(); st != nil {
+			w.recordStriped(*st, c)
+			return
+		}
+		calls := &w.buckets[c&(1<<idxBits-1)].calls
+		if v := calls.Load(); calls.CompareAndSwap(v, v+1) {
+			return
+		}
+		w.contended()
+		calls.Add(1)
 		return
 	}
 	w.recordSlow(now, k, c)
+}
+
+// contended gives the window its per-P accumulators, once.
+func (w *Time) contended() {
+	if w.stripes.Load() == nil {
+		st := make([]stripe, runtime.GOMAXPROCS(0))
+		w.stripes.CompareAndSwap(nil, &st)
+	}
+}
+
+// recordStriped counts a success of the newest epoch (from the head word c)
+// in the running P's accumulator.
+func (w *Time) recordStriped(st []stripe, c uint64) {
+	e := int64(c) >> idxBits
+	gen := w.resets.Load()
+	id := percpu.Pin()
+	if id >= len(st) {
+		// GOMAXPROCS grew since the accumulators were made.
+		percpu.Unpin()
+		w.buckets[c&(1<<idxBits-1)].calls.Add(1)
+		return
+	}
+	s := &st[id]
+	oldEpoch, oldGen := percpu.LoadOwnedInt(&s.epoch), percpu.LoadOwned(&s.gen)
+	if oldEpoch == e && oldGen == gen {
+		percpu.AddOwned(&s.calls, 1)
+		percpu.Unpin()
+		return
+	}
+	n := percpu.LoadOwned(&s.calls)
+	percpu.StoreOwned(&s.calls, 0)
+	percpu.StoreOwnedInt(&s.epoch, e)
+	percpu.StoreOwned(&s.gen, gen)
+	percpu.StoreOwned(&s.calls, 1)
+	percpu.Unpin()
+	w.fold(n, oldEpoch, oldGen, gen)
+}
+
+// fold moves n successes an accumulator held for epoch (of reset
+// generation g) into that epoch's bucket, or, when the bucket has moved on
+// or a Reset came between, into the lifetime totals only.
+func (w *Time) fold(n uint64, epoch int64, g, current uint64) {
+	if n == 0 {
+		return
+	}
+	if g == current {
+		b := &w.buckets[w.index(epoch)]
+		if b.epoch.Load() == epoch {
+			b.calls.Add(n)
+			return
+		}
+	}
+	atomic.AddUint64(&w.retired.Calls, n)
 }
 
 func (w *Time) recordSlow(now int64, k Kind, c uint64) {
@@ -223,6 +313,16 @@ func (w *Time) CountsAt(now int64) Counts {
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
 	}
+	if st := w.stripes.Load(); st != nil {
+		gen := w.resets.Load()
+		for i := range *st {
+			s := &(*st)[i]
+			se := atomic.LoadInt64(&s.epoch)
+			if atomic.LoadUint64(&s.gen) == gen && se > e-n && se <= e {
+				c.Calls += atomic.LoadUint64(&s.calls)
+			}
+		}
+	}
 	return c
 }
 
@@ -241,6 +341,11 @@ func (w *Time) Totals() Counts {
 		c.Failures += b.failures.Load()
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
+	}
+	if st := w.stripes.Load(); st != nil {
+		for i := range *st {
+			c.Calls += atomic.LoadUint64(&(*st)[i].calls)
+		}
 	}
 	return c
 }

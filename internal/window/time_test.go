@@ -400,6 +400,85 @@ func TestTimeConcurrentRotating(t *testing.T) {
 	}
 }
 
+// TestTimeStripedConcurrent: with the per-P accumulators on, goroutines on
+// every core record successes (and some failures) at a fixed instant and
+// across rotating buckets; every record is counted, and a quiescent window
+// reads exactly.
+func TestTimeStripedConcurrent(t *testing.T) {
+	const goroutines, perG = 8, 5000
+	w, err := NewTime(4*time.Millisecond, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.contended()
+	var wg sync.WaitGroup
+	const now = int64(2*time.Millisecond + 10)
+	for range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				k := Success
+				if i%10 == 0 {
+					k = FailureBit
+				}
+				w.RecordAt(now, k)
+				if i%500 == 0 {
+					_ = w.CountsAt(now)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	want := Counts{Calls: goroutines * perG, Failures: goroutines * perG / 10}
+	if got := w.CountsAt(now); got != want {
+		t.Fatalf("fixed instant: CountsAt = %+v, want %+v", got, want)
+	}
+	if got := w.Totals(); got != want {
+		t.Fatalf("fixed instant: Totals = %+v, want %+v", got, want)
+	}
+	// Rotating: instants sweep many bucket widths.
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range perG {
+				w.RecordAt(now+int64(i+g*7)*int64(100*time.Microsecond), Success)
+			}
+		})
+	}
+	wg.Wait()
+	want.Calls *= 2
+	if got := w.Totals(); got != want {
+		t.Fatalf("rotating: Totals = %+v, want %+v", got, want)
+	}
+	later := now + int64(time.Hour)
+	w.RecordAt(later, Success)
+	w.RecordAt(later, FailureBit)
+	if got := w.CountsAt(later); got != (Counts{Calls: 2, Failures: 1}) {
+		t.Fatalf("an hour later: CountsAt = %+v, want the two new calls", got)
+	}
+	w.Reset(later)
+	if got := w.CountsAt(later); got != (Counts{}) {
+		t.Fatalf("after Reset: CountsAt = %+v, want empty", got)
+	}
+	want.Calls += 2
+	want.Failures++
+	if got := w.Totals(); got != want {
+		t.Fatalf("after Reset: Totals = %+v, want %+v", got, want)
+	}
+}
+
+// TestTimeNoStripesWithoutContention: a window that no two cores record
+// into at once never pays for per-P accumulators. (Whether two cores race
+// often enough to turn them on depends on the machine's scheduling, so the
+// contended direction is shown by the benchmarks, not asserted here.)
+func TestTimeNoStripesWithoutContention(t *testing.T) {
+	w, _ := NewTime(time.Second, 10)
+	for i := range 100000 {
+		w.RecordAt(int64(i)*int64(time.Microsecond), Success)
+	}
+	if w.stripes.Load() != nil {
+		t.Fatal("one goroutine alone turned the accumulators on")
+	}
+}
+
 func TestTimeAllocs(t *testing.T) {
 	w, err := NewTime(time.Second, 10)
 	if err != nil {
@@ -438,6 +517,9 @@ func FuzzTimeWindow(f *testing.F) {
 		w, err := NewTime(d, n)
 		if err != nil {
 			t.Fatalf("NewTime(%v, %d): %v", d, n, err)
+		}
+		if data[0]&0x80 != 0 {
+			w.contended() // successes go through the per-P accumulators
 		}
 		ref := newRefTime(d, n)
 		// Keep instants far from overflow, and epochs within ±2^52: the
@@ -517,6 +599,10 @@ var fuzzSeeds = [][]byte{
 	{0, 0, 5, 1, 0, 1, 5, 2, 7, 0, 0, 1, 7, 0, 3, 1, 5, 3, 7, 0, 7, 0xfc},
 	// a minute of second-wide buckets with idle gaps
 	{7, 4, 5, 1, 1, 5, 5, 1, 1, 30, 5, 1, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
+	// the same, and a reset, through the per-P accumulators
+	{0x87, 4, 5, 0, 6, 0x80, 1, 5, 5, 0, 1, 30, 7, 0, 8, 0, 6, 0x40, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
+	// millisecond buckets, bursts of successes at edges, accumulators
+	{0x82, 3, 6, 0xf8, 4, 0, 6, 0x80, 7, 0, 4, 1, 6, 0x40, 7, 0, 3, 9, 6, 0x20, 7, 0, 9, 1, 6, 0x10, 7, 0},
 }
 
 func BenchmarkTimeRecordAt(b *testing.B) {
