@@ -47,18 +47,18 @@ type Breaker struct {
 	// Everything below is guarded by mu.
 	mu            sync.Mutex
 	since         int64 // Nanotime of the last transition
-	reopens       int   // consecutive openings without closing
-	probeOK       int   // successful probes in this half-open state
+	reopens       int32 // consecutive openings without closing
+	probeOK       int32 // successful probes in this half-open state
 	probeFail     uint64
 	reclaimed     uint64
 	transitions   uint64
 	timer         clock.Timer
 	listeners     []listener
-	nextListener  uint64
+	nextListener  uint32
 	queue         []Transition
 	dispatching   bool
 	seed          uint64 // jitter's random state (splitmix64)
-	lastReason    string
+	lastReason    cause
 	lastOpenNanos int64
 }
 
@@ -283,7 +283,7 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		return // metrics-only: record, never trip
 	}
 	if b.s.consecutive != 0 && run >= uint64(b.s.consecutive) {
-		b.transition(w, Open, "consecutive failures")
+		b.transition(w, Open, reasonConsecutive)
 		return
 	}
 	if !b.s.rateTrips {
@@ -294,9 +294,9 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		return
 	}
 	if b.s.failureRate > 0 && c.FailureRate() >= b.s.failureRate {
-		b.transition(w, Open, "failure rate")
+		b.transition(w, Open, reasonFailureRate)
 	} else if b.s.slowRate > 0 && c.SlowRate() >= b.s.slowRate {
-		b.transition(w, Open, "slow-call rate")
+		b.transition(w, Open, reasonSlowRate)
 	}
 }
 
@@ -348,16 +348,16 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 		b.mu.Unlock()
 	case o == fusebox.Failure || slow:
 		b.probeFail++
-		reason := "probe failed"
+		r := reasonProbeFailed
 		if o != fusebox.Failure {
-			reason = "probe slow"
+			r = reasonProbeSlow
 		}
-		b.transitionLocked(p.word, Open, reason)
+		b.transitionLocked(p.word, Open, r)
 		b.unlockAndDispatch()
 	default:
 		b.probeOK++
-		if b.probeOK >= int(b.s.successes) {
-			b.transitionLocked(p.word, Closed, "probes succeeded")
+		if b.probeOK >= int32(b.s.successes) {
+			b.transitionLocked(p.word, Closed, reasonProbesOK)
 		}
 		b.unlockAndDispatch()
 	}
@@ -373,14 +373,14 @@ func (b *Breaker) toHalfOpen(w uint64, byTimer bool) {
 		b.mu.Unlock()
 		return
 	}
-	b.transitionLocked(w, HalfOpen, "open duration ended")
+	b.transitionLocked(w, HalfOpen, reasonOpenEnded)
 	b.unlockAndDispatch()
 }
 
 // transition moves the breaker from the state word w to state to, unless
 // another transition got there first: concurrent callers that all see the
 // threshold crossed make exactly one transition.
-func (b *Breaker) transition(w uint64, to State, reason string) bool {
+func (b *Breaker) transition(w uint64, to State, reason cause) bool {
 	b.mu.Lock()
 	ok := b.transitionLocked(w, to, reason)
 	b.unlockAndDispatch()
@@ -389,7 +389,7 @@ func (b *Breaker) transition(w uint64, to State, reason string) bool {
 
 // transitionLocked requires b.mu held. It returns false, changing nothing,
 // when the state word is no longer w.
-func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
+func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 	if b.word.Load() != w {
 		return false
 	}
@@ -440,7 +440,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
 	b.since = now
 	if len(b.listeners) > 0 || b.events.Enabled() {
 		b.word.Store(next) // the snapshot shows the new state
-		t := Transition{From: from, To: to, Reason: reason, At: b.s.clock.Now(), Snapshot: b.snapshotLocked(now)}
+		t := Transition{From: from, To: to, Reason: reason.String(), At: b.s.clock.Now(), Snapshot: b.snapshotLocked(now)}
 		if len(b.listeners) > 0 {
 			b.queue = append(b.queue, t)
 		}
@@ -449,7 +449,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason string) bool {
 		// subscribers run in their own goroutines, never under this lock.
 		b.events.Publish(fusebox.Event{
 			Kind: fusebox.EventStateChange, Policy: "breaker", Name: b.s.name, At: t.At,
-			From: from.String(), To: to.String(), Reason: reason, Snapshot: t.Snapshot,
+			From: from.String(), To: to.String(), Reason: t.Reason, Snapshot: t.Snapshot,
 		})
 		return true
 	}
@@ -661,23 +661,23 @@ func (b *Breaker) Classify(ctx context.Context, err error) fusebox.Outcome {
 
 // Trip opens the breaker now, as a failure would, with the usual open
 // duration and recovery through half-open.
-func (b *Breaker) Trip() { b.force(Open, "tripped by operator") }
+func (b *Breaker) Trip() { b.force(Open, reasonTripped) }
 
 // Reset closes the breaker and empties its window, whatever its state,
 // also ending ForcedOpen, Disabled and MetricsOnly.
-func (b *Breaker) Reset() { b.force(Closed, "reset by operator") }
+func (b *Breaker) Reset() { b.force(Closed, reasonReset) }
 
 // ForceOpen rejects every call until Reset.
-func (b *Breaker) ForceOpen() { b.force(ForcedOpen, "forced open by operator") }
+func (b *Breaker) ForceOpen() { b.force(ForcedOpen, reasonForced) }
 
 // Disable admits every call and records nothing until Reset.
-func (b *Breaker) Disable() { b.force(Disabled, "disabled by operator") }
+func (b *Breaker) Disable() { b.force(Disabled, reasonDisabled) }
 
 // MetricsOnly admits every call and records outcomes, but never trips,
 // until Reset.
-func (b *Breaker) MetricsOnly() { b.force(MetricsOnly, "metrics-only by operator") }
+func (b *Breaker) MetricsOnly() { b.force(MetricsOnly, reasonMetricsOnly) }
 
-func (b *Breaker) force(to State, reason string) {
+func (b *Breaker) force(to State, reason cause) {
 	b.mu.Lock()
 	w := b.word.Load()
 	if stateOf(w) == to && to != Open {

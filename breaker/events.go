@@ -16,7 +16,7 @@ type Transition struct {
 }
 
 type listener struct {
-	id uint64
+	id uint32
 	fn func(Transition)
 }
 

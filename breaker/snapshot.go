@@ -74,7 +74,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		Generation:          w >> stateBits,
 		TimeInState:         time.Duration(now - b.since),
 		OpenDuration:        time.Duration(b.lastOpenNanos),
-		Reason:              b.lastReason,
+		Reason:              b.lastReason.String(),
 		Calls:               c.Calls,
 		Failures:            c.Failures,
 		SlowCalls:           c.Slow,
@@ -82,7 +82,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		FailureRate:         c.FailureRate(),
 		SlowCallRate:        c.SlowRate(),
 		ConsecutiveFailures: b.consecutive.Load(),
-		ConsecutiveOpens:    b.reopens,
+		ConsecutiveOpens:    int(b.reopens),
 		TotalCalls:          tot.Calls,
 		TotalFailures:       tot.Failures,
 		TotalSlowCalls:      tot.Slow,
@@ -102,7 +102,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		}
 	}
 	if s.State == HalfOpen {
-		s.ProbeSuccesses = b.probeOK
+		s.ProbeSuccesses = int(b.probeOK)
 		for i := range b.probes {
 			if b.probes[i].ticket.Load()&1 != 0 {
 				s.ProbesInFlight++

@@ -62,3 +62,30 @@ const (
 )
 
 func stateOf(word uint64) State { return State(word & stateMask) }
+
+// cause says why a transition happened; its String is the Reason of
+// Transition and Snapshot. A code instead of a string keeps the breaker
+// small.
+type cause uint8
+
+const (
+	reasonNone cause = iota
+	reasonConsecutive
+	reasonFailureRate
+	reasonSlowRate
+	reasonProbeFailed
+	reasonProbeSlow
+	reasonProbesOK
+	reasonOpenEnded
+	reasonTripped
+	reasonReset
+	reasonForced
+	reasonDisabled
+	reasonMetricsOnly
+)
+
+var reasonNames = [...]string{"", "consecutive failures", "failure rate", "slow-call rate", "probe failed", "probe slow",
+	"probes succeeded", "open duration ended", "tripped by operator", "reset by operator", "forced open by operator",
+	"disabled by operator", "metrics-only by operator"}
+
+func (r cause) String() string { return reasonNames[r] }

@@ -47,7 +47,6 @@ type Time struct {
 	// index, published once that bucket is claimed: a record in the
 	// current bucket needs no division.
 	cur     atomic.Uint64
-	packed  bool // cur is in use: buckets at least packedMinWidth wide
 	head    atomic.Int64
 	retired Counts // sums of buckets zeroed for reuse; atomic access only
 	buckets []bucket
@@ -94,7 +93,6 @@ func NewTime(d time.Duration, n int) (*Time, error) {
 		return nil, fmt.Errorf("window: duration %v must be positive and a whole multiple of %d buckets", d, n)
 	}
 	w := &Time{width: int64(d) / int64(n), buckets: make([]bucket, n)}
-	w.packed = w.width >= packedMinWidth
 	w.Reset(0)
 	return w, nil
 }
@@ -175,7 +173,7 @@ func (w *Time) bucketFor(e int64) *bucket {
 
 // RecordAt adds one call of kind k at time now (a Nanotime reading).
 func (w *Time) RecordAt(now int64, k Kind) {
-	if !w.packed {
+	if w.width < packedMinWidth {
 		w.record(w.bucketFor(w.current(now)), k)
 		return
 	}

@@ -318,7 +318,7 @@ func TestTimeNarrowBucketsFarPast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w.packed {
+	if w.width >= packedMinWidth {
 		t.Fatal("1ns buckets use the packed head word")
 	}
 	at := int64(-1 << 55)
