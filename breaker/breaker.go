@@ -25,7 +25,7 @@ type Breaker struct {
 	// word is the state word: state in the low bits, generation above.
 	word atomic.Uint64
 	// Read on every call; set once by New.
-	coarse    *clock.Coarse // s.Clock when it is the coarse clock: no interface call
+	coarse    *clock.Coarse // clock.Cached(s.clock): a direct, inlinable read
 	tw        *window.Time
 	cw        *window.Count
 	slowNanos int64 // 0 when slow calls are not tracked
@@ -82,7 +82,7 @@ func New(c Config) (*Breaker, error) {
 	b := &Breaker{s: s, slowNanos: s.slowNanos, plain: s.classifier == nil}
 	b.fast = b.plain && b.slowNanos == 0
 	b.events = c.Events
-	b.coarse, _ = s.clock.(*clock.Coarse)
+	b.coarse = clock.Cached(s.clock)
 	if s.countWindow {
 		b.cw, _ = window.NewCount(int(s.windowSize))
 	} else {
@@ -115,12 +115,7 @@ func (b *Breaker) Config() Config {
 // ended still reads Open until a call (or the AutoHalfOpen timer) moves it.
 func (b *Breaker) State() State { return stateOf(b.word.Load()) }
 
-func (b *Breaker) now() int64 {
-	if b.coarse != nil {
-		return b.coarse.Nanotime()
-	}
-	return b.s.clock.Nanotime()
-}
+func (b *Breaker) now() int64 { return b.coarse.Nanotime() }
 
 // Permit is the right to make one call, obtained from Allow. Report its
 // outcome exactly once with Done; a Permit must not be copied. Done on the
@@ -469,6 +464,13 @@ func (b *Breaker) reject(err *OpenError) error {
 // rejectOpen is the open state's fast rejection: no Permit, no loop.
 func (b *Breaker) rejectOpen() error {
 	b.rejections.Load().Add(1)
+	if b.events != nil {
+		return b.rejectOpenEvent()
+	}
+	return b.openErr.Load()
+}
+
+func (b *Breaker) rejectOpenEvent() error {
 	e := b.openErr.Load()
 	if b.events.Enabled() {
 		b.publishRejection(e)

@@ -64,6 +64,24 @@ func NewCoarse(base Clock, resolution time.Duration) (*Coarse, error) {
 	return &Coarse{base: base, resolution: resolution, passthr: fake}, nil
 }
 
+// Cached returns the clock hot paths should read c through: c itself when
+// it is a *Coarse, a Coarse over the real clock at DefaultResolution when c
+// is Real() (or nil), and otherwise a Coarse that passes every reading
+// straight to c, so a custom clock keeps its exact semantics. Policies call
+// it once, at construction, so their hot path makes a direct, inlinable
+// call instead of an interface call.
+func Cached(c Clock) *Coarse {
+	switch cc := c.(type) {
+	case *Coarse:
+		return cc
+	case nil, realClock:
+		return Default()
+	case *Fake:
+		return cc.cached
+	}
+	return &Coarse{base: c, resolution: DefaultResolution, passthr: true}
+}
+
 var (
 	defaultCoarseOnce sync.Once
 	defaultCoarse     *Coarse

@@ -351,3 +351,34 @@ func benchNanotime(b *testing.B, c clock.Clock) {
 		})
 	})
 }
+
+func TestCachedPicksTheDirectReader(t *testing.T) {
+	if clock.Cached(nil) != clock.Default() || clock.Cached(clock.Real()) != clock.Default() {
+		t.Fatal("Cached(nil) and Cached(Real()) should be the default coarse clock")
+	}
+	c, err := clock.NewCoarse(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if clock.Cached(c) != c {
+		t.Fatal("Cached(*Coarse) should be the clock itself")
+	}
+	f := clock.NewFake(time.Time{})
+	cf := clock.Cached(f)
+	if cf != clock.Cached(f) {
+		t.Fatal("Cached(fake) should be the same Coarse every time")
+	}
+	f.Advance(time.Second)
+	if got := cf.Nanotime(); got != int64(time.Second) {
+		t.Fatalf("Cached(fake).Nanotime() = %v after Advance(1s), want 1s: it must read the fake directly", got)
+	}
+	custom := stepClock{Fake: f}
+	if got := clock.Cached(custom).Nanotime(); got != f.Nanotime()+7 {
+		t.Fatalf("Cached(custom).Nanotime() = %d, want the custom clock's own reading %d", got, f.Nanotime()+7)
+	}
+}
+
+// stepClock is a custom Clock whose readings differ from its base's.
+type stepClock struct{ *clock.Fake }
+
+func (s stepClock) Nanotime() int64 { return s.Fake.Nanotime() + 7 }

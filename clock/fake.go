@@ -24,6 +24,9 @@ type Fake struct {
 	// changed is closed and replaced whenever a timer is added, so that
 	// BlockUntil can wait without polling.
 	changed chan struct{}
+	// cached is what Cached returns for this clock: a Coarse reading it
+	// directly, shared by every policy that uses the clock.
+	cached *Coarse
 }
 
 // NewFake returns a fake clock that reads start. A zero start means
@@ -32,7 +35,9 @@ func NewFake(start time.Time) *Fake {
 	if start.IsZero() {
 		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
-	return &Fake{now: start, start: start, changed: make(chan struct{})}
+	f := &Fake{now: start, start: start, changed: make(chan struct{})}
+	f.cached = &Coarse{base: f, resolution: DefaultResolution, passthr: true}
+	return f
 }
 
 // Now returns the fake time.
