@@ -1,0 +1,141 @@
+package registry
+
+import (
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/breaker"
+	"github.com/fusebox-go/fusebox/bulkhead"
+	"github.com/fusebox-go/fusebox/fallback"
+	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/ratelimit"
+	"github.com/fusebox-go/fusebox/retry"
+	"github.com/fusebox-go/fusebox/timeout"
+)
+
+// Snapshotter is implemented by members of a type this package does not
+// know that want their state in Registry.Snapshot.
+type Snapshotter interface {
+	// Snapshot returns the member's state, for Member.Value.
+	Snapshot() any
+}
+
+// policies is what a *fusebox.Pipeline, or a user type wrapping policies,
+// offers: its layers.
+type policies interface {
+	Policies() []fusebox.Policy
+}
+
+// DefaultKeep is the Keep rule of a Config that sets none. It reports
+// whether m holds state that evicting it would lose:
+//
+//   - a *breaker.Breaker that is Open, HalfOpen or ForcedOpen (a breaker
+//     that is Closed, Disabled or MetricsOnly may go: a new one starts
+//     closed and judges the dependency afresh);
+//   - a *bulkhead.Bulkhead with calls in flight or queued;
+//   - a *ratelimit.Bucket whose bucket has not refilled (a new bucket
+//     starts full and would grant a fresh burst);
+//   - a *fusebox.Pipeline, or anything with a Policies() []fusebox.Policy
+//     method, one of whose policies DefaultKeep keeps.
+//
+// Anything else, nil included, may go.
+func DefaultKeep(m any) bool {
+	switch v := m.(type) {
+	case *breaker.Breaker:
+		if v == nil {
+			return false
+		}
+		switch v.State() {
+		case breaker.Open, breaker.HalfOpen, breaker.ForcedOpen:
+			return true
+		}
+		return false
+	case *bulkhead.Bulkhead:
+		if v == nil {
+			return false
+		}
+		s := v.Snapshot()
+		return s.InFlight > 0 || s.Queued > 0
+	case *ratelimit.Bucket:
+		if v == nil {
+			return false
+		}
+		s := v.Snapshot()
+		return s.Tokens < float64(s.Burst)
+	case *fusebox.Pipeline:
+		if v == nil {
+			return false
+		}
+		return keepAny(v.Policies())
+	case policies:
+		return keepAny(v.Policies())
+	}
+	return false
+}
+
+func keepAny(ps []fusebox.Policy) bool {
+	for _, p := range ps {
+		if DefaultKeep(p) {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshotOf returns m's snapshot for Member.Value: the Snapshot of the
+// policies of this module, a []any of the layers' snapshots for a
+// pipeline, a Snapshotter's Snapshot, nil otherwise.
+func snapshotOf(m any) any {
+	switch v := m.(type) {
+	case *breaker.Breaker:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *bulkhead.Bulkhead:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *ratelimit.Bucket:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *ratelimit.Window:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *ratelimit.Keyed:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *retry.Policy:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *retry.Budget:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *timeout.Policy:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *fallback.Policy:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *hedge.Policy:
+		if v != nil {
+			return v.Snapshot()
+		}
+	case *fusebox.Pipeline:
+		if v != nil {
+			ps := v.Policies()
+			out := make([]any, len(ps))
+			for i, p := range ps {
+				out[i] = snapshotOf(p)
+			}
+			return out
+		}
+	case Snapshotter:
+		return v.Snapshot()
+	}
+	return nil
+}
