@@ -1,0 +1,123 @@
+package fuseboxhttp_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/breaker"
+	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/retry"
+)
+
+// BenchmarkRoundTripperOverhead compares a bare transport with the
+// RoundTripper around it, against a loopback server: the difference is
+// what the pipeline, the key lookup and the classification cost per
+// request, next to a real round trip.
+func BenchmarkRoundTripperOverhead(b *testing.B) {
+	ts := newTestServer(b, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
+	newPipeline := func(string) (*fusebox.Pipeline, error) {
+		br, err := breaker.New(breaker.Config{})
+		if err != nil {
+			return nil, err
+		}
+		rp, err := retry.New(retry.Config{})
+		if err != nil {
+			return nil, err
+		}
+		return fusebox.New(br, rp)
+	}
+	cases := []struct {
+		name string
+		rt   func(base http.RoundTripper) http.RoundTripper
+	}{
+		{"bare", func(base http.RoundTripper) http.RoundTripper { return base }},
+		{"empty pipeline", func(base http.RoundTripper) http.RoundTripper { return mustRT(b, base) }},
+		{"breaker+retry", func(base http.RoundTripper) http.RoundTripper {
+			return mustRT(b, base, fuseboxhttp.WithPipeline(newPipeline))
+		}},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			c := newClient(b, tc.rt(newBase(b)))
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := c.Get(ts.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) {
+			c := newClient(b, tc.rt(newBase(b)))
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					resp, err := c.Get(ts.URL)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkMiddleware compares a bare handler with the same handler behind
+// Recover, LoadShedder, Deadline and RateLimiter, served in memory so that
+// only the middleware's cost shows.
+func BenchmarkMiddleware(b *testing.B) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	rec, _ := fuseboxhttp.Recover(fuseboxhttp.RecoverConfig{})
+	shed, _ := fuseboxhttp.LoadShedder(fuseboxhttp.LoadShedderConfig{MaxConcurrent: 1 << 20})
+	dl, _ := fuseboxhttp.Deadline(fuseboxhttp.DeadlineConfig{})
+	rl, _ := fuseboxhttp.RateLimiter(fuseboxhttp.RateLimiterConfig{Rate: 1e9, Burst: 1 << 30})
+	cases := []struct {
+		name string
+		h    http.Handler
+	}{
+		{"bare", h},
+		{"recover", rec(h)},
+		{"loadshedder", shed(h)},
+		{"deadline", dl(h)},
+		{"ratelimiter", rl(h)},
+		{"chain", fuseboxhttp.Chain(rec, shed, rl, dl)(h)},
+	}
+	for _, tc := range cases {
+		b.Run(tc.name, func(b *testing.B) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set(fuseboxhttp.DefaultDeadlineHeader, "1000")
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				tc.h.ServeHTTP(w, req)
+			}
+		})
+		b.Run(tc.name+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodGet, "/", nil)
+				req.Header.Set(fuseboxhttp.DefaultDeadlineHeader, "1000")
+				w := &discardWriter{h: http.Header{}}
+				for pb.Next() {
+					tc.h.ServeHTTP(w, req)
+				}
+			})
+		})
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, so the benchmark
+// measures the middleware rather than a recorder.
+type discardWriter struct{ h http.Header }
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (w *discardWriter) WriteHeader(int)             {}

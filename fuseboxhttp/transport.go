@@ -1,0 +1,373 @@
+package fuseboxhttp
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/retry"
+)
+
+// maxReadAhead is how much of a failed attempt's response body is read
+// ahead (and, for a response that is not handed to the caller, drained) so
+// that its connection can be reused.
+const maxReadAhead = 64 << 10
+
+var (
+	// errBodyNotReplayable: a retry of a request whose body cannot be read
+	// again. Marked permanent where it is returned.
+	errBodyNotReplayable = errors.New("fuseboxhttp: request body cannot be replayed (Request.GetBody is nil)")
+	// errNilResponse: the pipeline succeeded without a response, which
+	// only a fallback answering nil can cause.
+	errNilResponse = errors.New("fuseboxhttp: the pipeline succeeded without a response (a fallback answered a nil *http.Response)")
+	// errFactoryPanicked is the error of a key whose pipeline factory
+	// panicked; the next request for the key calls the factory again.
+	errFactoryPanicked = errors.New("fuseboxhttp: pipeline factory panicked")
+)
+
+// NewRoundTripper returns a RoundTripper that runs every request through the
+// pipeline of its key, each attempt being one base.RoundTrip (base nil means
+// http.DefaultTransport). See the package documentation for how responses
+// and errors are classified, which requests are retried, and what the
+// caller receives. It returns an error when an option is invalid.
+//
+// The RoundTripper is safe for concurrent use. Its CloseIdleConnections
+// calls base's, so http.Client.CloseIdleConnections works through it.
+func NewRoundTripper(base http.RoundTripper, opts ...Option) (http.RoundTripper, error) {
+	o := defaultOptions()
+	for _, opt := range opts {
+		if opt != nil {
+			opt.apply(&o)
+		}
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	empty, err := fusebox.New()
+	if err != nil {
+		return nil, err
+	}
+	return &transport{base: base, o: o, empty: empty}, nil
+}
+
+// transport is the RoundTripper NewRoundTripper returns.
+type transport struct {
+	base  http.RoundTripper
+	o     options
+	empty *fusebox.Pipeline // the pipeline of every key without a factory
+	pipes sync.Map          // key → *pipeEntry
+}
+
+// pipeEntry is one key's pipeline, built once.
+type pipeEntry struct {
+	once  sync.Once
+	ready atomic.Bool // p is set; after once
+	p     *fusebox.Pipeline
+	err   error
+}
+
+// pipeline returns key's pipeline, calling the factory the first time.
+func (t *transport) pipeline(key string) (*fusebox.Pipeline, error) {
+	if t.o.factory == nil {
+		return t.empty, nil
+	}
+	if v, ok := t.pipes.Load(key); ok {
+		if e := v.(*pipeEntry); e.ready.Load() {
+			return e.p, nil
+		}
+	}
+	return t.build(key)
+}
+
+// build is pipeline's slow path: the first requests for a key. Concurrent
+// callers share one call of the factory. An entry whose factory failed or
+// panicked is removed, so that a later request tries again.
+func (t *transport) build(key string) (*fusebox.Pipeline, error) {
+	v, _ := t.pipes.LoadOrStore(key, &pipeEntry{})
+	e := v.(*pipeEntry)
+	defer func() {
+		// Also when the factory panics: the panic goes on to the caller.
+		if !e.ready.Load() {
+			t.pipes.CompareAndDelete(key, e)
+		}
+	}()
+	e.once.Do(func() {
+		// If the factory panics, Once counts it as done: leave an error
+		// behind for the callers waiting on it.
+		e.err = errFactoryPanicked
+		p, err := t.o.factory(key)
+		switch {
+		case err != nil:
+			e.err = fmt.Errorf("fuseboxhttp: pipeline for key %q: %w", key, err)
+		case p == nil:
+			e.err = fmt.Errorf("fuseboxhttp: pipeline for key %q: the factory returned a nil pipeline", key)
+		default:
+			e.p, e.err = p, nil
+			e.ready.Store(true)
+		}
+	})
+	if e.err != nil {
+		return nil, e.err
+	}
+	return e.p, nil
+}
+
+// CloseIdleConnections closes the idle connections of the base transport,
+// if it has such a method.
+func (t *transport) CloseIdleConnections() {
+	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// RoundTrip runs req through its key's pipeline.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	p, err := t.pipeline(t.o.keyFunc(req))
+	if err != nil {
+		closeRequestBody(req)
+		return nil, err
+	}
+	c := &call{t: t, req: req}
+	c.retryable = t.idempotent(req) && (!hasBody(req) || req.GetBody != nil)
+	resp, err := fusebox.Do(req.Context(), p, c.attempt)
+	return c.finish(req.Context(), resp, err)
+}
+
+// idempotent reports whether req may be sent more than once.
+func (t *transport) idempotent(req *http.Request) bool {
+	switch req.Method {
+	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	if t.o.idemHeader == "" {
+		return false
+	}
+	_, ok := req.Header[t.o.idemHeader]
+	return ok
+}
+
+func hasBody(req *http.Request) bool {
+	return req.Body != nil && req.Body != http.NoBody
+}
+
+func closeRequestBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// call is the state of one RoundTrip across its attempts.
+type call struct {
+	t         *transport
+	req       *http.Request
+	retryable bool // idempotent, and the body (if any) can be replayed
+
+	attempts atomic.Int32
+
+	mu    sync.Mutex
+	resps []tracked // responses of finished attempts not yet released
+	done  bool      // finish ran: late responses are closed at once
+}
+
+// tracked is a response an attempt returned.
+type tracked struct {
+	resp   *http.Response
+	failed bool // its status is a failure status
+}
+
+// attempt is one base.RoundTrip: the function the pipeline runs.
+func (c *call) attempt(ctx context.Context) (*http.Response, error) {
+	n := c.attempts.Add(1)
+	// A failed response of an earlier attempt can no longer be the call's
+	// result once another attempt has started: release its connection.
+	c.releaseFailed()
+
+	req := c.req
+	body := req.Body
+	if n > 1 && hasBody(req) {
+		if req.GetBody == nil {
+			return nil, retry.Permanent(errBodyNotReplayable)
+		}
+		b, err := req.GetBody()
+		if err != nil {
+			return nil, retry.Permanent(fmt.Errorf("fuseboxhttp: replaying the request body: %w", err))
+		}
+		body = b
+	}
+	r := req.WithContext(ctx)
+	r.Body = body
+	if h := c.t.o.deadlineHeader; h != "" {
+		if dl, ok := ctx.Deadline(); ok {
+			ms := dl.Sub(c.t.o.clock.Now()).Milliseconds()
+			r.Header = req.Header.Clone()
+			if r.Header == nil {
+				r.Header = make(http.Header, 1)
+			}
+			r.Header[h] = []string{strconv.FormatInt(max(ms, 0), 10)}
+		}
+	}
+
+	resp, err := c.t.base.RoundTrip(r)
+	if err != nil {
+		return nil, c.mark(err)
+	}
+	if !c.t.o.failure.has(resp.StatusCode) {
+		c.track(resp, false)
+		return resp, nil
+	}
+	readAhead(resp)
+	wait, _ := retry.ParseRetryAfter(resp.Header.Get("Retry-After"), c.t.o.clock.Now())
+	c.track(resp, true)
+	return resp, c.mark(&retry.StatusError{Code: resp.StatusCode, Wait: wait})
+}
+
+// mark makes err permanent when the request must not be retried.
+func (c *call) mark(err error) error {
+	if c.retryable {
+		return err
+	}
+	return retry.Permanent(err)
+}
+
+// track records a response an attempt returned; after finish, it closes it
+// instead (an attempt that outlived the call, which no policy should allow).
+func (c *call) track(resp *http.Response, failed bool) {
+	c.mu.Lock()
+	if !c.done {
+		c.resps = append(c.resps, tracked{resp: resp, failed: failed})
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	drainAndClose(resp)
+}
+
+// releaseFailed closes the failed responses of finished attempts.
+func (c *call) releaseFailed() {
+	c.mu.Lock()
+	var release []*http.Response
+	kept := c.resps[:0]
+	for _, tr := range c.resps {
+		if tr.failed {
+			release = append(release, tr.resp)
+		} else {
+			kept = append(kept, tr)
+		}
+	}
+	clear(c.resps[len(kept):])
+	c.resps = kept
+	c.mu.Unlock()
+	for _, r := range release {
+		drainAndClose(r)
+	}
+}
+
+// finish turns the pipeline's result into RoundTrip's and releases every
+// response that is not handed to the caller.
+func (c *call) finish(ctx context.Context, v *http.Response, err error) (*http.Response, error) {
+	c.mu.Lock()
+	c.done = true
+	resps := c.resps
+	c.resps = nil
+	c.mu.Unlock()
+
+	ours := false
+	for _, tr := range resps {
+		if tr.resp == v {
+			ours = true
+		}
+	}
+	var out *http.Response
+	switch {
+	case err == nil && v == nil:
+		err = errNilResponse
+	case err == nil:
+		out = v
+	case ours && v != nil && c.t.o.failure.has(v.StatusCode) && !interrupted(ctx, err):
+		// The call ended on a failure status, retried or not: the caller
+		// gets the server's answer, as from a plain transport.
+		out, err = v, nil
+	}
+	for _, tr := range resps {
+		if tr.resp != out {
+			drainAndClose(tr.resp)
+		}
+	}
+	if c.attempts.Load() == 0 {
+		// No attempt ran, so no transport took the body over.
+		closeRequestBody(c.req)
+	}
+	return out, err
+}
+
+// interrupted reports whether err says the call was cut short rather than
+// answered: a policy's rejection, a timeout, or the caller's cancellation.
+func interrupted(ctx context.Context, err error) bool {
+	return ctx.Err() != nil ||
+		errors.Is(err, fusebox.ErrOpen) ||
+		errors.Is(err, fusebox.ErrBulkheadFull) ||
+		errors.Is(err, fusebox.ErrRateLimited) ||
+		errors.Is(err, fusebox.ErrClosed) ||
+		errors.Is(err, fusebox.ErrTimeout) ||
+		errors.Is(err, context.Canceled) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// readAhead reads up to maxReadAhead bytes of a failed response's body.
+// When that is all of it, the body is closed, so its connection returns to
+// the pool at once, and replaced by the bytes read; otherwise the bytes read
+// are put back in front of the rest.
+func readAhead(resp *http.Response) {
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxReadAhead+1))
+	if err == nil && len(buf) <= maxReadAhead {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		return
+	}
+	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body, err: err}
+}
+
+// prefixedBody is a body whose first bytes were read ahead.
+type prefixedBody struct {
+	prefix *bytes.Reader
+	rc     io.ReadCloser
+	err    error // the error that stopped the read-ahead, if any
+}
+
+func (b *prefixedBody) Read(p []byte) (int, error) {
+	if b.prefix.Len() > 0 {
+		return b.prefix.Read(p)
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	return b.rc.Read(p)
+}
+
+func (b *prefixedBody) Close() error { return b.rc.Close() }
+
+// drainAndClose reads what is left of a response body, up to maxReadAhead
+// bytes, so that its connection can be reused, and closes it.
+// The bytes already read ahead are in memory and need no draining.
+func drainAndClose(resp *http.Response) {
+	body := resp.Body
+	if pb, ok := body.(*prefixedBody); ok {
+		if pb.err != nil {
+			pb.rc.Close()
+			return
+		}
+		body = pb.rc
+	}
+	_, _ = io.CopyN(io.Discard, body, maxReadAhead)
+	body.Close()
+}
