@@ -427,18 +427,21 @@ func (c *check) run(parent context.Context) CheckResult {
 	defer t.Stop()
 	done := make(chan error, 1)
 	go func() {
+		var err error
 		finished := false
 		defer func() {
 			if !finished {
-				done <- fmt.Errorf("panic: %v", recover())
+				err = fmt.Errorf("panic: %v", recover())
 			}
+			// Not stuck any more, before the result is handed over: a
+			// probe right after this run must not find the check stuck.
 			c.mu.Lock()
 			c.stuck = false
 			c.mu.Unlock()
+			done <- err
 		}()
-		err := c.fn(ctx)
+		err = c.fn(ctx)
 		finished = true
-		done <- err
 	}()
 	var err error
 	select {

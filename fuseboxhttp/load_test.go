@@ -147,8 +147,11 @@ func TestLoadSheddingKeepsFastEndpointFast(t *testing.T) {
 	}
 	// Generous: a loopback round trip on a shared machine, with the race
 	// detector perhaps.
-	limit := max(10*baseline, 30*time.Millisecond)
-	if underLoad > limit || underLoad > 100*time.Millisecond {
-		t.Errorf("fast p99 under load %v, want under %v and 100ms (quiet %v)", underLoad, limit, baseline)
+	// The bound is relative to the quiet baseline measured in the same
+	// run, with a floor for a machine busy with other tests: a fast
+	// endpoint stuck behind the slow one would wait 200ms or more.
+	limit := max(20*baseline, 100*time.Millisecond)
+	if underLoad > limit {
+		t.Errorf("fast p99 under load %v, want under %v (quiet %v)", underLoad, limit, baseline)
 	}
 }
