@@ -8,49 +8,82 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 )
 
-// clockCtx is a context whose deadline follows a clock other than the real
-// one: its Done channel is closed by the clock's AfterFunc timer, so a test
-// that advances a clock.Fake past the deadline cancels it. It behaves like a
-// context.WithDeadlineCause(parent, deadline, ErrTimeout): Err is
-// context.DeadlineExceeded once the timer fired, context.Cause is
-// ErrTimeout, and it ends when the parent ends.
+// clockCtx is the context a Policy gives the call: like
+// context.WithDeadlineCause(parent, deadline, ErrTimeout) (Err is
+// context.DeadlineExceeded once the deadline passed, context.Cause is
+// ErrTimeout, and it ends when the parent ends), with two differences that
+// make it cheap:
+//
+//   - Time is read from a coarse clock (clock.Cached), so the deadline
+//     costs an atomic load instead of a system clock read; its precision is
+//     the coarse clock's, a millisecond by default.
+//   - Nothing is armed until someone waits: the timer and the registration
+//     with the parent are made on the first Done or AfterFunc (which is how
+//     contexts derived from this one, and select statements, wait). A call
+//     that only polls Err, or never looks at its context, costs one
+//     allocation and no timer.
+//
+// With a clock.Fake the timer is the fake clock's, so a test that advances
+// the clock past the deadline cancels the call.
 //
 // It implements the AfterFunc method the context package looks for, so
 // contexts derived from it are canceled without a goroutine of their own.
 type clockCtx struct {
-	parent   context.Context
-	deadline time.Time
-	done     chan struct{}
-	timer    clock.Timer
-	// stopParent unregisters the context.AfterFunc on parent; nil when
-	// parent can never end.
-	stopParent func() bool
+	parent context.Context
+	clk    *clock.Coarse
+	dl     int64 // the deadline on clk's Nanotime scale
 
-	mu  sync.Mutex
-	err error // nil until done; requires mu
-	// cause is a context canceled with ErrTimeout, set when the timer
-	// fired. Value hands out its cancel-context key so that context.Cause
-	// of this context and of its descendants reports ErrTimeout.
+	mu    sync.Mutex
+	done  chan struct{} // nil until first asked for; requires mu
+	armed bool          // the timer and the parent registration exist
+	timer clock.Timer
+	// stopParent unregisters the context.AfterFunc on parent; nil when
+	// not armed or parent can never end.
+	stopParent func() bool
+	err        error // nil until ended; requires mu
+	// cause is a context canceled with ErrTimeout, set when the deadline
+	// ended this context. Value hands out its cancel-context key so that
+	// context.Cause of this context and of its descendants reports
+	// ErrTimeout.
 	cause context.Context
 	// afters are the functions registered with AfterFunc; requires mu.
 	afters map[uint64]func()
 	nextID uint64
 }
 
-func newClockCtx(parent context.Context, clk clock.Clock, deadline time.Time, d time.Duration) *clockCtx {
-	c := &clockCtx{parent: parent, deadline: deadline, done: make(chan struct{})}
-	if err := parent.Err(); err != nil {
-		// Ended already: end now rather than in context.AfterFunc's
-		// goroutine, so next sees a done context from its first look.
-		c.end(err, false)
-	} else if parent.Done() != nil {
-		c.stopParent = context.AfterFunc(parent, func() { c.end(parent.Err(), false) })
-	}
-	c.timer = clk.AfterFunc(d, func() { c.end(context.DeadlineExceeded, true) })
-	return c
+func newClockCtx(parent context.Context, clk *clock.Coarse, dl int64) *clockCtx {
+	return &clockCtx{parent: parent, clk: clk, dl: dl}
 }
 
-// end closes the context with err. fired says the policy's timer did it.
+// poll ends the context if its parent ended or its deadline passed, for
+// readers that do not wait on Done.
+func (c *clockCtx) poll() {
+	c.mu.Lock()
+	ended := c.err != nil
+	c.mu.Unlock()
+	if ended {
+		return
+	}
+	if err := c.parent.Err(); err != nil {
+		c.end(err, false)
+	} else if c.clk.Nanotime() >= c.dl {
+		c.end(context.DeadlineExceeded, true)
+	}
+}
+
+// armLocked starts the timer and the parent registration; requires mu.
+func (c *clockCtx) armLocked() {
+	if c.armed || c.err != nil {
+		return
+	}
+	c.armed = true
+	c.timer = c.clk.AfterFunc(time.Duration(c.dl-c.clk.Nanotime()), func() { c.end(context.DeadlineExceeded, true) })
+	if c.parent.Done() != nil {
+		c.stopParent = context.AfterFunc(c.parent, func() { c.end(c.parent.Err(), false) })
+	}
+}
+
+// end closes the context with err. fired says the deadline did it.
 func (c *clockCtx) end(err error, fired bool) {
 	var cause context.Context
 	if fired {
@@ -67,7 +100,9 @@ func (c *clockCtx) end(err error, fired bool) {
 	c.cause = cause
 	afters := c.afters
 	c.afters = nil
-	close(c.done)
+	if c.done != nil {
+		close(c.done)
+	}
 	c.mu.Unlock()
 	// The registered functions come from the context package (a derived
 	// context's cancel): short, non-blocking, and run with no lock held.
@@ -79,31 +114,58 @@ func (c *clockCtx) end(err error, fired bool) {
 // release stops the timer and the parent registration and ends the context
 // with context.Canceled if it has not ended yet: the CancelFunc.
 func (c *clockCtx) release() {
-	c.timer.Stop()
-	if c.stopParent != nil {
-		c.stopParent()
+	c.mu.Lock()
+	t, stop := c.timer, c.stopParent
+	c.mu.Unlock()
+	if t != nil {
+		t.Stop()
+	}
+	if stop != nil {
+		stop()
 	}
 	c.end(context.Canceled, false)
 }
 
-// timedOut reports whether the policy's timer ended the context.
+// timedOut reports whether the deadline ended the context, or has passed
+// while nothing else ended it.
 func (c *clockCtx) timedOut() bool {
+	c.poll()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.cause != nil
 }
 
-func (c *clockCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+// Deadline returns the deadline as a wall-clock time, computed when asked
+// from the time left on the coarse clock.
+func (c *clockCtx) Deadline() (time.Time, bool) {
+	return c.clk.Now().Add(time.Duration(c.dl - c.clk.Nanotime())), true
+}
 
-func (c *clockCtx) Done() <-chan struct{} { return c.done }
+func (c *clockCtx) Done() <-chan struct{} {
+	c.poll() // a parent that already ended, or a deadline already passed
+	c.mu.Lock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		if c.err != nil {
+			close(c.done)
+		} else {
+			c.armLocked()
+		}
+	}
+	d := c.done
+	c.mu.Unlock()
+	return d
+}
 
 func (c *clockCtx) Err() error {
+	c.poll()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
 }
 
 func (c *clockCtx) Value(key any) any {
+	c.poll()
 	c.mu.Lock()
 	cause := c.cause
 	c.mu.Unlock()
@@ -121,12 +183,14 @@ func (c *clockCtx) Value(key any) any {
 // learn when this context ends. f runs once the context ends, or at once in
 // its own goroutine if it already has (the caller may hold a lock f needs).
 func (c *clockCtx) AfterFunc(f func()) (stop func() bool) {
+	c.poll()
 	c.mu.Lock()
 	if c.err != nil {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }
 	}
+	c.armLocked()
 	if c.afters == nil {
 		c.afters = make(map[uint64]func())
 	}
@@ -144,5 +208,6 @@ func (c *clockCtx) AfterFunc(f func()) (stop func() bool) {
 }
 
 func (c *clockCtx) String() string {
-	return "timeout.clockCtx(" + c.deadline.String() + ")"
+	d, _ := c.Deadline()
+	return "timeout.clockCtx(" + d.String() + ")"
 }

@@ -12,7 +12,7 @@ import (
 
 func TestClockCtxAfterFunc(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
-	c := newClockCtx(context.Background(), fake, fake.Now().Add(time.Second), time.Second)
+	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
 	defer c.release()
 
 	ran := make(chan string, 3)
@@ -48,7 +48,7 @@ func TestClockCtxParentEnds(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
 	type key struct{}
 	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), key{}, 1))
-	c := newClockCtx(parent, fake, fake.Now().Add(time.Second), time.Second)
+	c := newClockCtx(parent, clock.Cached(fake), fake.Nanotime()+int64(time.Second))
 	defer c.release()
 	if c.Value(key{}) != 1 {
 		t.Fatal("parent value not visible")
@@ -62,5 +62,40 @@ func TestClockCtxParentEnds(t *testing.T) {
 	c.release()
 	if fake.Timers() != 0 {
 		t.Fatal("release left the timer pending")
+	}
+}
+
+// TestClockCtxLazy: nothing is armed until someone waits, yet a context
+// nobody waits on still reports its deadline once it has passed.
+func TestClockCtxLazy(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	defer c.release()
+	if c.Err() != nil || fake.Timers() != 0 {
+		t.Fatalf("fresh: Err %v, %d timers; want nil and none armed", c.Err(), fake.Timers())
+	}
+	if d, ok := c.Deadline(); !ok || !d.Equal(fake.Now().Add(time.Second)) {
+		t.Fatalf("Deadline = %v, %v; want now+1s", d, ok)
+	}
+	fake.Advance(time.Second)
+	if c.Err() != context.DeadlineExceeded || context.Cause(c) != ErrTimeout || !c.timedOut() {
+		t.Fatalf("past the deadline without a waiter: Err %v, Cause %v", c.Err(), context.Cause(c))
+	}
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done asked after the end is not closed")
+	}
+	// A waiter arms the timer, which the clock then fires.
+	w := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	defer w.release()
+	done := w.Done()
+	if fake.Timers() != 1 {
+		t.Fatalf("after Done: %d timers, want 1", fake.Timers())
+	}
+	fake.Advance(time.Second)
+	<-done
+	if w.Err() != context.DeadlineExceeded {
+		t.Fatalf("Err = %v", w.Err())
 	}
 }
