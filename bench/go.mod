@@ -1,6 +1,6 @@
 module github.com/fusebox-go/fusebox/bench
 
-go 1.25
+go 1.26.0
 
 require (
 	github.com/afex/hystrix-go v0.0.0-20180502004556-fa1af6a1f4f5
@@ -8,6 +8,7 @@ require (
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/fusebox-go/fusebox v0.0.0
 	github.com/sony/gobreaker/v2 v2.4.0
+	golang.org/x/time v0.16.0
 )
 
 require (
