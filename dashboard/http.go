@@ -1,0 +1,395 @@
+package dashboard
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
+	"embed"
+	"encoding/json"
+	"errors"
+	"html/template"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/breaker"
+)
+
+//go:embed assets
+var assets embed.FS
+
+var pageTemplate = template.Must(template.ParseFS(assets, "assets/index.html"))
+
+// contentSecurityPolicy lets the page load only its own script and style
+// and talk only to its own endpoints.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// maxActionBody bounds the body of POST /actions.
+const maxActionBody = 4 << 10
+
+func (d *Dashboard) routes() {
+	d.mux.HandleFunc("GET /{$}", d.servePage)
+	d.mux.HandleFunc("GET /app.js", serveAsset("assets/app.js", "text/javascript; charset=utf-8"))
+	d.mux.HandleFunc("GET /app.css", serveAsset("assets/app.css", "text/css; charset=utf-8"))
+	d.mux.HandleFunc("GET /favicon.svg", serveAsset("assets/favicon.svg", "image/svg+xml"))
+	d.mux.HandleFunc("GET /status.json", d.serveStatus)
+	d.mux.HandleFunc("GET /events", d.serveEvents)
+	if d.cfg.Actions {
+		d.mux.Handle("/actions", http.NewCrossOriginProtection().Handler(http.HandlerFunc(d.serveAction)))
+	}
+}
+
+func securityHeaders(h http.Header) {
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+}
+
+func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, struct{ Title string }{d.cfg.Title}); err != nil {
+		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-cache")
+	_, _ = w.Write(buf.Bytes())
+}
+
+func serveAsset(name, contentType string) http.HandlerFunc {
+	body, err := assets.ReadFile(name)
+	if err != nil {
+		panic("dashboard: missing embedded asset " + name) // a build defect, caught by any test
+	}
+	return func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		securityHeaders(h)
+		h.Set("Content-Type", contentType)
+		h.Set("Cache-Control", "no-cache")
+		_, _ = w.Write(body)
+	}
+}
+
+// Status returns the dashboard's status with every policy's history, as
+// /status.json serves it. When the sampler does not run, it takes a sample
+// first.
+func (d *Dashboard) Status() Status {
+	d.mu.Lock()
+	running := d.running
+	d.mu.Unlock()
+	if !running {
+		d.sample(true)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.statusLocked(true, 0, 0)
+}
+
+func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	body, err := json.Marshal(d.Status())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the status: "+err.Error())
+		return
+	}
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	_, _ = w.Write(body)
+}
+
+// subscriber is one event stream. ch (capacity 1) says that there is
+// something new; seq and change are what the stream has sent so far.
+type subscriber struct {
+	ch     chan struct{}
+	seq    uint64
+	change uint64
+}
+
+func (s *subscriber) notify() {
+	select {
+	case s.ch <- struct{}{}:
+	default:
+	}
+}
+
+// subscribe registers an event stream, starting the sampler, and returns
+// the full status for its first message; ok is false when the dashboard
+// is closed.
+func (d *Dashboard) subscribe() (s *subscriber, first Status, ok bool) {
+	d.mu.Lock()
+	fresh := d.seq == 0 && !d.running && !d.closed
+	d.mu.Unlock()
+	if fresh {
+		d.sample(true) // the first message shows the policies
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, Status{}, false
+	}
+	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN}
+	d.subs[s] = struct{}{}
+	d.startLocked()
+	return s, d.statusLocked(true, 0, 0), true
+}
+
+func (d *Dashboard) unsubscribe(s *subscriber) {
+	d.mu.Lock()
+	delete(d.subs, s)
+	d.mu.Unlock()
+}
+
+// update returns what s has not been sent yet.
+func (d *Dashboard) update(s *subscriber) Status {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := d.statusLocked(false, s.seq, s.change)
+	s.seq, s.change = d.seq, d.changeN
+	return st
+}
+
+// serveEvents streams the status as Server-Sent Events until the client
+// goes away or the dashboard is closed.
+func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
+	sub, first, ok := d.subscribe()
+	if !ok {
+		writeError(w, http.StatusServiceUnavailable, "the dashboard is closed")
+		return
+	}
+	defer d.unsubscribe(sub)
+
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
+	h := w.Header()
+	securityHeaders(h)
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	w.WriteHeader(http.StatusOK)
+
+	var buf bytes.Buffer
+	send := func(event string, st Status) error {
+		buf.Reset()
+		buf.WriteString("event: ")
+		buf.WriteString(event)
+		buf.WriteString("\ndata: ")
+		if err := json.NewEncoder(&buf).Encode(st); err != nil { // ends in "\n"
+			return err
+		}
+		buf.WriteString("\n")
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil {
+		return
+	}
+	if send("status", first) != nil {
+		return
+	}
+
+	beat := d.clk.NewTimer(d.cfg.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-d.closing:
+			return
+		case <-sub.ch:
+			if send("update", d.update(sub)) != nil {
+				return
+			}
+		case <-beat.C():
+			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+				return
+			}
+			beat.Reset(d.cfg.Heartbeat)
+		}
+	}
+}
+
+// actionRequest is the body of POST /actions.
+type actionRequest struct {
+	Policy string `json:"policy"`
+	Action string `json:"action"`
+}
+
+func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, "use POST")
+		return
+	}
+	auth := r.Header.Get("Authorization")
+	if auth == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="fusebox dashboard"`)
+		writeError(w, http.StatusUnauthorized, "missing Authorization: Bearer <token>")
+		return
+	}
+	token, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok || !d.tokenOK(token) {
+		writeError(w, http.StatusForbidden, "wrong token")
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "want Content-Type: application/json")
+		return
+	}
+	var req actionRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxActionBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad body: "+err.Error())
+		return
+	}
+	var do func(*breaker.Breaker)
+	switch req.Action {
+	case ActionForceOpen:
+		do = (*breaker.Breaker).ForceOpen
+	case ActionReset:
+		do = (*breaker.Breaker).Reset
+	case ActionDisable:
+		do = (*breaker.Breaker).Disable
+	default:
+		writeError(w, http.StatusBadRequest, "unknown action "+quote(req.Action)+": want force-open, reset or disable")
+		return
+	}
+	b, status, err := d.findBreaker(req.Policy)
+	if err != nil {
+		writeError(w, status, err.Error())
+		return
+	}
+	from := b.State()
+	do(b)
+	a := Action{Policy: req.Policy, Action: req.Action, From: from.String(), To: b.State().String(), At: d.clk.Now(), RemoteAddr: r.RemoteAddr}
+	d.poke()
+	if d.cfg.OnAction != nil {
+		d.cfg.OnAction(a)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(a)
+}
+
+// tokenOK compares token with the configured one in constant time; the
+// hashes make the time independent of the lengths too.
+func (d *Dashboard) tokenOK(token string) bool {
+	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(d.cfg.Token))
+	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
+}
+
+// findBreaker returns the breaker of a row, with the HTTP status of the
+// error when there is none.
+func (d *Dashboard) findBreaker(name string) (*breaker.Breaker, int, error) {
+	d.mu.Lock()
+	t := d.tracks[name]
+	var r reading
+	if t != nil {
+		r = t.cur
+	}
+	d.mu.Unlock()
+	if t == nil {
+		return nil, http.StatusNotFound, errors.New("no policy named " + quote(name))
+	}
+	if r.kind != KindBreaker {
+		return nil, http.StatusConflict, errors.New(quote(name) + " is a " + r.kind + ", not a breaker")
+	}
+	if r.op != nil {
+		return r.op, 0, nil
+	}
+	if r.opSource >= 0 {
+		if b := rangeFind(d.cfg.Sources[r.opSource], r.opKey, r.opLayer); b != nil {
+			return b, 0, nil
+		}
+	}
+	return nil, http.StatusConflict, errors.New("breaker " + quote(name) + " cannot be acted on: its source offers no Range method to reach it")
+}
+
+// actionable reports whether an operator action can reach the breaker of
+// r.
+func (d *Dashboard) actionable(r reading) bool {
+	if r.op != nil {
+		return true
+	}
+	if r.opSource < 0 {
+		return false
+	}
+	switch d.cfg.Sources[r.opSource].(type) {
+	case rangeBreakers, rangePipelines, rangePolicies, rangeAny:
+		return true
+	}
+	return false
+}
+
+// The Range methods of registries the dashboard can find breakers with.
+type (
+	rangeBreakers interface {
+		Range(func(string, *breaker.Breaker) bool)
+	}
+	rangePipelines interface {
+		Range(func(string, *fusebox.Pipeline) bool)
+	}
+	rangePolicies interface {
+		Range(func(string, fusebox.Policy) bool)
+	}
+	rangeAny interface{ Range(func(string, any) bool) }
+)
+
+// rangeFind returns the breaker of key in src: the member itself, or its
+// layer-th policy when layer is not negative.
+func rangeFind(src Source, key string, layer int) *breaker.Breaker {
+	var found any
+	visit := func(k string, v any) bool {
+		if k == key {
+			found = v
+			return false
+		}
+		return true
+	}
+	switch s := src.(type) {
+	case rangeBreakers:
+		s.Range(func(k string, v *breaker.Breaker) bool { return visit(k, v) })
+	case rangePipelines:
+		s.Range(func(k string, v *fusebox.Pipeline) bool { return visit(k, v) })
+	case rangePolicies:
+		s.Range(func(k string, v fusebox.Policy) bool { return visit(k, v) })
+	case rangeAny:
+		s.Range(visit)
+	}
+	if layer >= 0 {
+		pl, ok := found.(policyLayers)
+		if !ok {
+			return nil
+		}
+		ps := pl.Policies()
+		if layer >= len(ps) {
+			return nil
+		}
+		found = ps[layer]
+	}
+	b, _ := found.(*breaker.Breaker)
+	return b
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
