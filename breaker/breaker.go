@@ -87,13 +87,13 @@ func New(c Config) (*Breaker, error) {
 		b.cw, _ = window.NewCount(int(s.windowSize))
 	} else {
 		b.tw, _ = window.NewTime(time.Duration(s.windowNanos), int(s.buckets))
-		b.tw.Reset(b.now())
+		b.tw.Reset(b.coarse.Nanotime())
 	}
 	b.probes = make([]probeSlot, s.probes)
 	for i := range b.probes {
 		b.probes[i].since.Store(math.MaxInt64)
 	}
-	b.since = b.now()
+	b.since = b.coarse.Nanotime()
 	b.seed = rand.Uint64()
 	if c.OnStateChange != nil {
 		b.OnStateChange(c.OnStateChange)
@@ -148,7 +148,7 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		case Closed, MetricsOnly:
 			p := Permit{b: b, word: w, slot: -1}
 			if b.slowNanos != 0 {
-				p.start = b.now()
+				p.start = b.coarse.Nanotime()
 			}
 			return p, nil
 		case Disabled:
@@ -156,7 +156,7 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		case ForcedOpen:
 			return Permit{slot: -1}, b.reject(b.forcedErr.Load())
 		case Open:
-			if b.now() < b.openUntil.Load() {
+			if b.coarse.Nanotime() < b.openUntil.Load() {
 				return Permit{slot: -1}, b.reject(b.openErr.Load())
 			}
 			b.toHalfOpen(w, false)
@@ -176,7 +176,7 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 // longer than HalfOpenMaxWait, with compare-and-swap: never more than
 // HalfOpenProbes holders at once.
 func (b *Breaker) acquireProbe(w uint64) (Permit, bool) {
-	now := b.now()
+	now := b.coarse.Nanotime()
 	for i := range b.probes {
 		sl := &b.probes[i]
 		t := sl.ticket.Load()
@@ -221,7 +221,7 @@ func (p *Permit) Done(o fusebox.Outcome) {
 // branch is the hot path: a success, not timed, into a time window.
 func (b *Breaker) record(w uint64, start int64, o fusebox.Outcome) {
 	if o == fusebox.Success && b.slowNanos == 0 && b.tw != nil {
-		now := b.now()
+		now := b.coarse.Nanotime()
 		if b.word.Load() != w {
 			b.lateOutcome()
 			return
@@ -238,7 +238,7 @@ func (b *Breaker) record(w uint64, start int64, o fusebox.Outcome) {
 func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 	var now int64
 	if b.tw != nil || b.slowNanos != 0 {
-		now = b.now()
+		now = b.coarse.Nanotime()
 	}
 	k := window.Success
 	switch o {
@@ -312,7 +312,7 @@ func (b *Breaker) counts(now int64) window.Counts {
 // doneProbe applies a half-open probe's outcome, under the mutex so that
 // the count of successful probes is exact.
 func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
-	now := b.now()
+	now := b.coarse.Nanotime()
 	slow := b.slowNanos != 0 && o != fusebox.Ignored && now-p.start >= b.slowNanos
 	sl := &b.probes[p.slot]
 	b.mu.Lock()
@@ -364,7 +364,7 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 // still read a moment earlier.
 func (b *Breaker) toHalfOpen(w uint64, byTimer bool) {
 	b.mu.Lock()
-	if b.word.Load() != w || !byTimer && b.now() < b.openUntil.Load() {
+	if b.word.Load() != w || !byTimer && b.coarse.Nanotime() < b.openUntil.Load() {
 		b.mu.Unlock()
 		return
 	}
@@ -389,7 +389,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 		return false
 	}
 	from := stateOf(w)
-	now := b.now()
+	now := b.coarse.Nanotime()
 	if b.timer != nil {
 		b.timer.Stop()
 		b.timer = nil
@@ -545,8 +545,16 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 	if stateOf(w) == Closed && b.fast {
 		return b.executeClosed(ctx, fn, w)
 	}
-	if stateOf(w) == Open && b.now() < b.openUntil.Load() {
-		return b.rejectOpen()
+	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() {
+		// The open state's rejection, kept flat: one pinned increment
+		// of the per-P counter, the preallocated error.
+		id := percpu.Pin()
+		b.rejections.Load().AddPinned(id, 1)
+		percpu.Unpin()
+		if b.events != nil {
+			return b.rejectOpenEvent()
+		}
+		return b.openErr.Load()
 	}
 	return b.executeSlow(ctx, fn)
 }
@@ -593,8 +601,16 @@ func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 	if stateOf(w) == Closed && b.fast {
 		return b.runClosed(ctx, next, w)
 	}
-	if stateOf(w) == Open && b.now() < b.openUntil.Load() {
-		return b.rejectOpen()
+	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() {
+		// The open state's rejection, kept flat: one pinned increment
+		// of the per-P counter, the preallocated error.
+		id := percpu.Pin()
+		b.rejections.Load().AddPinned(id, 1)
+		percpu.Unpin()
+		if b.events != nil {
+			return b.rejectOpenEvent()
+		}
+		return b.openErr.Load()
 	}
 	return b.runSlow(ctx, next)
 }
@@ -685,7 +701,7 @@ func (b *Breaker) force(to State, reason cause) {
 	if stateOf(w) == to && to != Open {
 		if to == Closed {
 			// Reset empties the window of a closed breaker too.
-			b.resetWindowLocked(b.now())
+			b.resetWindowLocked(b.coarse.Nanotime())
 		}
 		b.mu.Unlock()
 		return
