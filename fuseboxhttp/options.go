@@ -46,6 +46,12 @@ type options struct {
 	idemHeader     string
 	deadlineHeader string
 	clock          clock.Clock
+	// readAhead bounds how much of a successful response's body an
+	// attempt reads before it returns; readAll says to read ahead of
+	// bodies of unknown length too.
+	readAhead    int64
+	readAheadAll bool
+	badReadAhead bool
 }
 
 // defaultOptions is every default of the client in one place.
@@ -55,6 +61,7 @@ func defaultOptions() options {
 		idemHeader:     DefaultIdempotencyHeader,
 		deadlineHeader: DefaultDeadlineHeader,
 		clock:          clock.Real(),
+		readAhead:      maxReadAhead,
 	}
 	for _, c := range defaultFailureStatuses {
 		o.failure.add(c)
@@ -90,6 +97,9 @@ func (o *options) validate() error {
 	}
 	if o.clock == nil {
 		return errors.New("fuseboxhttp: WithClock(nil): want a clock (leave the option out for the real clock)")
+	}
+	if o.badReadAhead {
+		return fmt.Errorf("fuseboxhttp: WithBodyReadAhead(%d) out of range: want 0 (off) or more bytes", o.readAhead)
 	}
 	o.idemHeader = http.CanonicalHeaderKey(o.idemHeader)
 	o.deadlineHeader = http.CanonicalHeaderKey(o.deadlineHeader)
@@ -172,6 +182,24 @@ func WithIdempotencyHeader(name string) Option {
 // means the deadline is not sent.
 func WithDeadlineHeader(name string) Option {
 	return optionFunc(func(o *options) { o.deadlineHeader = name })
+}
+
+// WithBodyReadAhead makes every attempt read up to n bytes of a successful
+// response's body before it returns, whatever the body's length: a
+// connection reset or a stall in those bytes then fails the attempt, so
+// the breaker counts it and a retry may repeat it, instead of the caller
+// meeting it later while reading. The caller reads the same bytes from
+// memory, then the rest of the body, if any. n = 0 turns read-ahead off.
+//
+// Without the option, an attempt reads ahead only bodies that declare a
+// Content-Length of at most 64 KiB: short, complete answers, never a
+// stream. Use the option when the server sends short bodies chunked; do
+// not use it for endpoints that stream (server-sent events, long polls),
+// whose first bytes may never come within the attempt's deadline.
+func WithBodyReadAhead(n int) Option {
+	return optionFunc(func(o *options) {
+		o.readAhead, o.readAheadAll, o.badReadAhead = int64(n), n > 0, n < 0
+	})
 }
 
 // WithClock sets the clock that dates Retry-After headers and measures the

@@ -222,6 +222,14 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 		return nil, c.mark(err)
 	}
 	if !c.t.o.failure.has(resp.StatusCode) {
+		if c.t.o.readsAhead(resp) {
+			if err := readAheadChecked(resp, c.t.o.readAhead); err != nil {
+				// The body broke (a reset, a stall past the deadline)
+				// before the attempt could hand it over: the attempt
+				// failed.
+				return nil, c.mark(err)
+			}
+		}
 		c.track(resp, false)
 		return resp, nil
 	}
@@ -335,6 +343,38 @@ func readAhead(resp *http.Response) {
 		return
 	}
 	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body, err: err}
+}
+
+// readsAhead reports whether an attempt reads ahead of resp's body: with
+// WithBodyReadAhead always, by default only for a declared length within
+// the limit.
+func (o *options) readsAhead(resp *http.Response) bool {
+	if o.readAhead <= 0 || resp.Body == nil || resp.Body == http.NoBody {
+		return false
+	}
+	if o.readAheadAll {
+		return true
+	}
+	return resp.ContentLength >= 0 && resp.ContentLength <= o.readAhead
+}
+
+// readAheadChecked reads up to limit bytes of a successful response's body
+// into memory, so that a broken body fails the attempt. On an error it
+// closes the body and returns the error; otherwise the caller reads the
+// bytes from memory, then whatever is left.
+func readAheadChecked(resp *http.Response, limit int64) error {
+	buf, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		resp.Body.Close()
+		return fmt.Errorf("fuseboxhttp: reading the response body: %w", err)
+	}
+	if int64(len(buf)) <= limit {
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(buf))
+		return nil
+	}
+	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body}
+	return nil
 }
 
 // prefixedBody is a body whose first bytes were read ahead.
