@@ -1,0 +1,214 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// shortScenario is the demo cut to a few seconds per phase. The outage is
+// long enough for the gateway's workers and queue to fill in the
+// unprotected run (with a client timeout of 2s), short enough for the
+// whole test to take well under a minute.
+func shortScenario() Scenario {
+	sc := DefaultScenario()
+	sc.Healthy = 2500 * time.Millisecond
+	sc.Slow = 4 * time.Second
+	sc.Errors = time.Second
+	sc.Recovery = 1500 * time.Millisecond
+	sc.ClientTimeout = 2 * time.Second
+	sc.SlowLatency = 3 * time.Second
+	return sc
+}
+
+// TestHeadline runs the shortened demo and checks its headline: with
+// protection, /users keeps at least 99% success and its p99 within 2× its
+// baseline while payments is down; without, it does not.
+func TestHeadline(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about 20 seconds")
+	}
+	res, err := Run(context.Background(), shortScenario(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, p := res.Run("unprotected"), res.Run("protected")
+	if u == nil || p == nil {
+		t.Fatalf("runs %v, want unprotected and protected", res.Runs)
+	}
+	var sum bytes.Buffer
+	_ = res.WriteSummary(&sum)
+	t.Logf("\n%s\n%s", sum.String(), res.Headline())
+
+	ps, us := p.Summary, u.Summary
+	if ps.UsersRequestsDown < 50 || us.UsersRequestsDown < 50 {
+		t.Fatalf("only %d and %d /users requests while payments was down: the load did not run", us.UsersRequestsDown, ps.UsersRequestsDown)
+	}
+	// The headline, with protection.
+	if ps.UsersSuccessDown < 0.99 {
+		t.Errorf("protected: /users success while payments was down %.2f%%, want ≥ 99%%", 100*ps.UsersSuccessDown)
+	}
+	if ps.UsersP99DownMs > 2*ps.UsersP99BaselineMs {
+		t.Errorf("protected: /users p99 while payments was down %.1fms, want ≤ 2× baseline %.1fms", ps.UsersP99DownMs, ps.UsersP99BaselineMs)
+	}
+	if !ps.UsersUnaffected {
+		t.Errorf("protected: UsersUnaffected false, want true")
+	}
+	// Without protection the cascade must show, clearly: far beyond the
+	// 2× margin, or a clear loss of success.
+	if us.UsersUnaffected {
+		t.Errorf("unprotected: UsersUnaffected true, want false (no cascade?)")
+	}
+	if us.UsersSuccessDown >= 0.99 && us.UsersP99DownMs <= 5*us.UsersP99BaselineMs {
+		t.Errorf("unprotected: /users success %.2f%% and p99 %.1fms (baseline %.1fms): want < 99%% or p99 > 5× baseline", 100*us.UsersSuccessDown, us.UsersP99DownMs, us.UsersP99BaselineMs)
+	}
+
+	// What the protections did, seen on the wire.
+	if got := ps.OrdersOKDown + ps.OrdersDegradedDown; got < 0.9 {
+		t.Errorf("protected: %.1f%% of /orders answered while payments was down, want ≥ 90%% (fallback)", 100*got)
+	}
+	if ps.OrdersDegradedDown < 0.5 {
+		t.Errorf("protected: %.1f%% of /orders degraded, want most of them (payments was down)", 100*ps.OrdersDegradedDown)
+	}
+	if us.OrdersOKDown+us.OrdersDegradedDown > 0.1 {
+		t.Errorf("unprotected: %.1f%% of /orders answered while payments was down, want almost none", 100*(us.OrdersOKDown+us.OrdersDegradedDown))
+	}
+	if ps.PaymentsRequestsDown >= us.PaymentsRequestsDown {
+		t.Errorf("payments got %d requests while down with protection, %d without: want fewer with", ps.PaymentsRequestsDown, us.PaymentsRequestsDown)
+	}
+	if ps.TimeToDetectMs == nil {
+		t.Errorf("protected: the payments breaker never opened")
+	}
+	if us.TimeToDetectMs != nil {
+		t.Errorf("unprotected: time to detect %v, want none (no breaker)", *us.TimeToDetectMs)
+	}
+	if ps.PeakGoroutines >= us.PeakGoroutines {
+		t.Errorf("peak goroutines %d protected, %d unprotected: want fewer with protection", ps.PeakGoroutines, us.PeakGoroutines)
+	}
+
+	var html bytes.Buffer
+	if err := WriteReport(&html, res); err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, html.String(), "unprotected", "protected", "orders → payments")
+}
+
+// TestProtectionOff turns every protection off in the protected run: the
+// result must then show the cascade, since it comes from what happens on
+// the wire, not from which run it is.
+func TestProtectionOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for about 10 seconds")
+	}
+	sc := shortScenario()
+	if err := sc.Protection.SetEnabled("none"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), sc, Options{Runs: []string{"protected"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Run("protected")
+	if p == nil || len(res.Runs) != 1 {
+		t.Fatalf("runs %v, want only protected", res.Runs)
+	}
+	s := p.Summary
+	t.Logf("protections off: /users %.1f%% p99 %.0fms (baseline %.0fms)", 100*s.UsersSuccessDown, s.UsersP99DownMs, s.UsersP99BaselineMs)
+	if p.Protection != "none" {
+		t.Errorf("Protection = %q, want none", p.Protection)
+	}
+	if s.UsersUnaffected {
+		t.Errorf("UsersUnaffected with every protection off: want the cascade")
+	}
+	if s.TimeToDetectMs != nil {
+		t.Errorf("time to detect %v with no breaker", *s.TimeToDetectMs)
+	}
+}
+
+// TestPortInUse points the gateway at a port that is taken: Run fails with
+// a BindError naming the gateway and the address, and leaves nothing
+// running (TestMain checks for goroutines).
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	sc := shortScenario()
+	sc.Port = ln.Addr().(*net.TCPAddr).Port
+	_, err = Run(context.Background(), sc, Options{})
+	var be *BindError
+	if !errors.As(err, &be) {
+		t.Fatalf("Run with port %d taken: %v, want a *BindError", sc.Port, err)
+	}
+	if be.Service != "gateway" || be.Addr != "127.0.0.1:"+strconv.Itoa(sc.Port) {
+		t.Errorf("BindError %+v, want the gateway on 127.0.0.1:%d", be, sc.Port)
+	}
+	if !strings.Contains(err.Error(), "cannot listen on 127.0.0.1:"+strconv.Itoa(sc.Port)) {
+		t.Errorf("message %q does not say which address", err)
+	}
+}
+
+// TestCancel stops a run early: Run returns the context's error promptly
+// and stops everything it started.
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	sc := shortScenario()
+	sc.Healthy = 500 * time.Millisecond // the outage starts before the cancel
+	start := time.Now()
+	_, err := Run(ctx, sc, Options{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Run: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > sc.ClientTimeout+5*time.Second {
+		t.Errorf("Run took %v after the cancel, want it prompt", d)
+	}
+}
+
+func TestLiveProgress(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for a few seconds")
+	}
+	sc := shortScenario()
+	sc.Healthy, sc.Slow, sc.Errors, sc.Recovery = 600*time.Millisecond, 300*time.Millisecond, 200*time.Millisecond, 300*time.Millisecond
+	sc.Rate = 40
+	for _, live := range []bool{false, true} {
+		var out bytes.Buffer
+		var started []string
+		_, err := Run(context.Background(), sc, Options{Progress: &out, Live: live, Runs: []string{"protected"},
+			OnRun: func(ri RunInfo) func() {
+				started = append(started, ri.Name)
+				if !strings.HasPrefix(ri.GatewayURL, "http://127.0.0.1:") || len(ri.Breakers) != 4 || len(ri.Policies) != 8 {
+					t.Errorf("RunInfo %+v: want the gateway's URL, 4 breakers and 8 policies", ri)
+				}
+				return nil
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(started) != 1 || started[0] != "protected" {
+			t.Errorf("OnRun called for %v, want [protected]", started)
+		}
+		s := out.String()
+		if live {
+			for _, want := range []string{"\x1b[2K", "gateway /users", "orders → payments", "goroutines", "Phase 4/4"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("live progress lacks %q:\n%s", want, s)
+				}
+			}
+		} else {
+			if strings.Contains(s, "\x1b") {
+				t.Errorf("plain progress has escape sequences:\n%q", s)
+			}
+			if !strings.Contains(s, "protected") || !strings.Contains(s, "users") || strings.Count(s, "\n") < 1 {
+				t.Errorf("plain progress:\n%s", s)
+			}
+		}
+	}
+}

@@ -1,0 +1,403 @@
+package demo
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Scenario is everything a demo does: the phases of the outage, the load,
+// the services' own work and capacity, and the protections of the protected
+// run. DefaultScenario gives the numbers `fusebox demo` runs with; every
+// field can be changed by a flag or a YAML file (LoadScenario).
+type Scenario struct {
+	// Healthy is the baseline phase: every service is fine.
+	Healthy time.Duration `json:"healthy" yaml:"healthy"`
+	// Slow is the first phase of the outage: payments answers after
+	// SlowLatency.
+	Slow time.Duration `json:"slow" yaml:"slow"`
+	// Errors is the second phase of the outage: payments answers at once
+	// with ErrorStatus.
+	Errors time.Duration `json:"errors" yaml:"errors"`
+	// Recovery is the last phase: payments is healthy again.
+	Recovery time.Duration `json:"recovery" yaml:"recovery"`
+
+	// Rate is how many requests per second the load generator sends to the
+	// gateway, whatever happens to them (an open model: arrivals do not
+	// wait for answers, so queues show).
+	Rate float64 `json:"rate" yaml:"rate"`
+	// UsersShare is the share of the requests sent to /users; the others
+	// go to /orders. In [0, 1].
+	UsersShare float64 `json:"usersShare" yaml:"usersShare"`
+	// ClientTimeout is how long a client of the gateway waits for an answer
+	// before it gives up: the request counts as failed.
+	ClientTimeout time.Duration `json:"clientTimeout" yaml:"clientTimeout"`
+	// MaxInFlight bounds the load generator's requests in flight; an arrival
+	// that finds it reached fails at once ("client limit"). It only guards
+	// the machine: keep it above Rate × ClientTimeout.
+	MaxInFlight int `json:"maxInFlight" yaml:"maxInFlight"`
+	// OrderIDs is how many distinct orders the clients ask about.
+	OrderIDs int `json:"orderIDs" yaml:"orderIDs"`
+
+	// UsersLatency is the gateway's own work for a /users request (a read
+	// of its local store); it depends on nothing slow.
+	UsersLatency time.Duration `json:"usersLatency" yaml:"usersLatency"`
+	// OrdersLatency is the orders service's own work per request.
+	OrdersLatency time.Duration `json:"ordersLatency" yaml:"ordersLatency"`
+	// InventoryLatency, CatalogLatency and PaymentsLatency are the leaf
+	// services' work per request while they are healthy.
+	InventoryLatency time.Duration `json:"inventoryLatency" yaml:"inventoryLatency"`
+	CatalogLatency   time.Duration `json:"catalogLatency" yaml:"catalogLatency"`
+	PaymentsLatency  time.Duration `json:"paymentsLatency" yaml:"paymentsLatency"`
+	// SlowLatency is the latency payments adds during the Slow phase.
+	SlowLatency time.Duration `json:"slowLatency" yaml:"slowLatency"`
+	// ErrorStatus is what payments answers during the Errors phase.
+	ErrorStatus int `json:"errorStatus" yaml:"errorStatus"`
+
+	// GatewayWorkers is how many requests the gateway serves at once, all
+	// endpoints together, like the worker pool of a thread-per-request
+	// server; up to GatewayQueue more wait for a worker (an accept queue),
+	// and the gateway answers 503 to requests beyond that. OrdersWorkers
+	// and OrdersQueue are the same for the orders service. The protected
+	// run keeps the same limits.
+	GatewayWorkers int `json:"gatewayWorkers" yaml:"gatewayWorkers"`
+	GatewayQueue   int `json:"gatewayQueue" yaml:"gatewayQueue"`
+	OrdersWorkers  int `json:"ordersWorkers" yaml:"ordersWorkers"`
+	OrdersQueue    int `json:"ordersQueue" yaml:"ordersQueue"`
+	// ServiceTimeout is the timeout of the plain service-to-service
+	// clients: generous, as most services have it. The protected run uses
+	// it too for any call its protections do not bound.
+	ServiceTimeout time.Duration `json:"serviceTimeout" yaml:"serviceTimeout"`
+
+	// Protection is what the protected run adds.
+	Protection Protection `json:"protection" yaml:"protection"`
+
+	// Port is the gateway's port on 127.0.0.1; 0 picks a free one. The
+	// other services always get free ports.
+	Port int `json:"port" yaml:"port"`
+	// Seed seeds the choice of order IDs.
+	Seed uint64 `json:"seed" yaml:"seed"`
+	// Tick is how often the gauges (goroutines, in-flight, breaker states)
+	// are sampled.
+	Tick time.Duration `json:"tick" yaml:"tick"`
+}
+
+// Protection is what the protected run adds to the same services with the
+// same limits: which protections are on, and their numbers.
+type Protection struct {
+	// Deadline: every call has a deadline (whole call) and a per-attempt
+	// timeout instead of ServiceTimeout, and the servers take the caller's
+	// deadline from the X-Fusebox-Deadline-Ms header.
+	Deadline bool `json:"deadline" yaml:"deadline"`
+	// Bulkhead: each dependency may hold only so many calls at once.
+	Bulkhead bool `json:"bulkhead" yaml:"bulkhead"`
+	// Breaker: a circuit breaker per dependency.
+	Breaker bool `json:"breaker" yaml:"breaker"`
+	// Retry: failed attempts are retried, within a retry budget.
+	Retry bool `json:"retry" yaml:"retry"`
+	// Fallback: orders answers with the last known payment status (a
+	// degraded answer) when payments fails.
+	Fallback bool `json:"fallback" yaml:"fallback"`
+	// Shedding: the gateway and orders shed a request that waited ShedWait
+	// for a worker (503 with Retry-After) instead of keeping it queued
+	// until its client gives up.
+	Shedding bool `json:"shedding" yaml:"shedding"`
+
+	// OrdersDeadline bounds a gateway → orders call, retries included;
+	// OrdersAttemptTimeout each attempt.
+	OrdersDeadline       time.Duration `json:"ordersDeadline" yaml:"ordersDeadline"`
+	OrdersAttemptTimeout time.Duration `json:"ordersAttemptTimeout" yaml:"ordersAttemptTimeout"`
+	// DependencyDeadline bounds an orders → payments/inventory/catalog
+	// call, retries included; DependencyAttemptTimeout each attempt.
+	DependencyDeadline       time.Duration `json:"dependencyDeadline" yaml:"dependencyDeadline"`
+	DependencyAttemptTimeout time.Duration `json:"dependencyAttemptTimeout" yaml:"dependencyAttemptTimeout"`
+	// ServerDeadline caps the time the gateway and orders give a request.
+	ServerDeadline time.Duration `json:"serverDeadline" yaml:"serverDeadline"`
+	// OrdersBulkhead is how many gateway → orders calls may run at once;
+	// DependencyBulkhead the same for each of orders' dependencies.
+	OrdersBulkhead     int `json:"ordersBulkhead" yaml:"ordersBulkhead"`
+	DependencyBulkhead int `json:"dependencyBulkhead" yaml:"dependencyBulkhead"`
+	// BreakerFailureRate, BreakerMinCalls, BreakerWindow,
+	// BreakerConsecutive and BreakerOpen configure every breaker (see
+	// breaker.Config): it opens when BreakerFailureRate of at least
+	// BreakerMinCalls calls in the last BreakerWindow failed, or after
+	// BreakerConsecutive failures in a row, and stays open BreakerOpen.
+	BreakerFailureRate float64       `json:"breakerFailureRate" yaml:"breakerFailureRate"`
+	BreakerConsecutive int           `json:"breakerConsecutive" yaml:"breakerConsecutive"`
+	BreakerMinCalls    int           `json:"breakerMinCalls" yaml:"breakerMinCalls"`
+	BreakerWindow      time.Duration `json:"breakerWindow" yaml:"breakerWindow"`
+	BreakerOpen        time.Duration `json:"breakerOpen" yaml:"breakerOpen"`
+	// RetryAttempts is the most attempts per call, the first included;
+	// RetryBudget the most retries per request over 10 s, shared by a
+	// dependency's callers.
+	RetryAttempts int     `json:"retryAttempts" yaml:"retryAttempts"`
+	RetryBudget   float64 `json:"retryBudget" yaml:"retryBudget"`
+	// StaleTTL is how old a cached payment status may be and still be
+	// served when payments fails.
+	StaleTTL time.Duration `json:"staleTTL" yaml:"staleTTL"`
+	// ShedWait is how long a request may wait for a worker of the gateway
+	// or orders before it is shed.
+	ShedWait time.Duration `json:"shedWait" yaml:"shedWait"`
+}
+
+// DefaultScenario returns the scenario `fusebox demo` runs without flags:
+// two runs of 25 s each.
+func DefaultScenario() Scenario {
+	return Scenario{
+		Healthy:  5 * time.Second,
+		Slow:     8 * time.Second,
+		Errors:   4 * time.Second,
+		Recovery: 8 * time.Second,
+
+		Rate:          100,
+		UsersShare:    0.4,
+		ClientTimeout: 4 * time.Second,
+		MaxInFlight:   1500,
+		OrderIDs:      200,
+
+		UsersLatency:     20 * time.Millisecond,
+		OrdersLatency:    2 * time.Millisecond,
+		InventoryLatency: 4 * time.Millisecond,
+		CatalogLatency:   3 * time.Millisecond,
+		PaymentsLatency:  8 * time.Millisecond,
+		SlowLatency:      6 * time.Second,
+		ErrorStatus:      503,
+
+		GatewayWorkers: 64,
+		GatewayQueue:   64,
+		OrdersWorkers:  64,
+		OrdersQueue:    64,
+		ServiceTimeout: 30 * time.Second,
+
+		Protection: FullProtection(),
+		Tick:       100 * time.Millisecond,
+	}
+}
+
+// FullProtection is every protection on, with the demo's numbers.
+func FullProtection() Protection {
+	p := NoProtection()
+	p.Deadline, p.Bulkhead, p.Breaker, p.Retry, p.Fallback, p.Shedding = true, true, true, true, true, true
+	return p
+}
+
+// NoProtection is every protection off (the numbers are kept, for a
+// protection switched on later): the protected run then runs exactly like
+// the unprotected one.
+func NoProtection() Protection {
+	return Protection{
+		OrdersDeadline:           1500 * time.Millisecond,
+		OrdersAttemptTimeout:     time.Second,
+		DependencyDeadline:       600 * time.Millisecond,
+		DependencyAttemptTimeout: 250 * time.Millisecond,
+		ServerDeadline:           2 * time.Second,
+		OrdersBulkhead:           32,
+		DependencyBulkhead:       16,
+		BreakerFailureRate:       0.5,
+		BreakerMinCalls:          10,
+		BreakerConsecutive:       5,
+		BreakerWindow:            2 * time.Second,
+		BreakerOpen:              time.Second,
+		RetryAttempts:            2,
+		RetryBudget:              0.2,
+		StaleTTL:                 10 * time.Minute,
+		ShedWait:                 250 * time.Millisecond,
+	}
+}
+
+// protectionNames lists the protections in the order of the --protect
+// flag's documentation.
+var protectionNames = []string{"deadline", "bulkhead", "breaker", "retry", "fallback", "shedding"}
+
+// ProtectionNames returns the names ParseProtections accepts, besides "all"
+// and "none".
+func ProtectionNames() []string { return append([]string(nil), protectionNames...) }
+
+func (p *Protection) flag(name string) *bool {
+	switch name {
+	case "deadline":
+		return &p.Deadline
+	case "bulkhead":
+		return &p.Bulkhead
+	case "breaker":
+		return &p.Breaker
+	case "retry":
+		return &p.Retry
+	case "fallback":
+		return &p.Fallback
+	case "shedding":
+		return &p.Shedding
+	}
+	return nil
+}
+
+// SetEnabled switches the protections on or off from a list: "all",
+// "none", or names separated by commas ("deadline,breaker"), which turn on
+// those and off every other. The numbers are kept.
+func (p *Protection) SetEnabled(list string) error {
+	list = strings.TrimSpace(list)
+	switch list {
+	case "all":
+		for _, n := range protectionNames {
+			*p.flag(n) = true
+		}
+		return nil
+	case "none", "":
+		for _, n := range protectionNames {
+			*p.flag(n) = false
+		}
+		return nil
+	}
+	q := *p
+	for _, n := range protectionNames {
+		*q.flag(n) = false
+	}
+	for _, n := range strings.Split(list, ",") {
+		f := q.flag(strings.TrimSpace(n))
+		if f == nil {
+			return fmt.Errorf("unknown protection %q: want all, none, or a list of %s", strings.TrimSpace(n), strings.Join(protectionNames, ", "))
+		}
+		*f = true
+	}
+	*p = q
+	return nil
+}
+
+// Enabled returns the protections that are on, as SetEnabled takes them:
+// "all", "none" or a list.
+func (p Protection) Enabled() string {
+	var on []string
+	for _, n := range protectionNames {
+		if *p.flag(n) {
+			on = append(on, n)
+		}
+	}
+	switch len(on) {
+	case 0:
+		return "none"
+	case len(protectionNames):
+		return "all"
+	}
+	return strings.Join(on, ",")
+}
+
+// Any reports whether any protection is on.
+func (p Protection) Any() bool { return p.Enabled() != "none" }
+
+// Total is the length of one run: the four phases.
+func (s Scenario) Total() time.Duration { return s.Healthy + s.Slow + s.Errors + s.Recovery }
+
+// Scale changes the phases so that a run lasts total, keeping their
+// proportions.
+func (s *Scenario) Scale(total time.Duration) error {
+	if total <= 0 {
+		return fmt.Errorf("duration %v out of range: want more than 0", total)
+	}
+	old := s.Total()
+	if old <= 0 {
+		return errors.New("duration: the phases add up to 0")
+	}
+	f := float64(total) / float64(old)
+	s.Healthy = time.Duration(float64(s.Healthy) * f)
+	s.Slow = time.Duration(float64(s.Slow) * f)
+	s.Errors = time.Duration(float64(s.Errors) * f)
+	s.Recovery = total - s.Healthy - s.Slow - s.Errors
+	return nil
+}
+
+// Validate reports the first field of s out of range, naming it and the
+// allowed range.
+func (s Scenario) Validate() error {
+	type check struct {
+		bad  bool
+		name string
+		val  any
+		want string
+	}
+	p := s.Protection
+	checks := []check{
+		{s.Healthy < 200*time.Millisecond, "healthy", s.Healthy, "200ms or more (the baseline needs requests)"},
+		{s.Slow < 0, "slow", s.Slow, "0 or more"},
+		{s.Errors < 0, "errors", s.Errors, "0 or more"},
+		{s.Slow+s.Errors <= 0, "slow+errors", s.Slow + s.Errors, "more than 0 (there must be an outage)"},
+		{s.Recovery < 0, "recovery", s.Recovery, "0 or more"},
+		{s.Total() > time.Hour, "duration", s.Total(), "at most 1h per run"},
+		{!(s.Rate >= 1 && s.Rate <= 2000), "rate", s.Rate, "1 to 2000 requests per second"},
+		{!(s.UsersShare >= 0 && s.UsersShare <= 1), "usersShare", s.UsersShare, "0 to 1"},
+		{s.ClientTimeout <= 0, "clientTimeout", s.ClientTimeout, "more than 0"},
+		{s.MaxInFlight < 1 || s.MaxInFlight > 20000, "maxInFlight", s.MaxInFlight, "1 to 20000"},
+		{s.OrderIDs < 1, "orderIDs", s.OrderIDs, "1 or more"},
+		{s.UsersLatency < 0, "usersLatency", s.UsersLatency, "0 or more"},
+		{s.OrdersLatency < 0, "ordersLatency", s.OrdersLatency, "0 or more"},
+		{s.InventoryLatency < 0, "inventoryLatency", s.InventoryLatency, "0 or more"},
+		{s.CatalogLatency < 0, "catalogLatency", s.CatalogLatency, "0 or more"},
+		{s.PaymentsLatency < 0, "paymentsLatency", s.PaymentsLatency, "0 or more"},
+		{s.SlowLatency < 0, "slowLatency", s.SlowLatency, "0 or more"},
+		{s.ErrorStatus < 400 || s.ErrorStatus > 599, "errorStatus", s.ErrorStatus, "400 to 599"},
+		{s.GatewayWorkers < 1 || s.GatewayWorkers > 10000, "gatewayWorkers", s.GatewayWorkers, "1 to 10000"},
+		{s.GatewayQueue < 0 || s.GatewayQueue > 100000, "gatewayQueue", s.GatewayQueue, "0 to 100000"},
+		{s.OrdersWorkers < 1 || s.OrdersWorkers > 10000, "ordersWorkers", s.OrdersWorkers, "1 to 10000"},
+		{s.OrdersQueue < 0 || s.OrdersQueue > 100000, "ordersQueue", s.OrdersQueue, "0 to 100000"},
+		{s.ServiceTimeout <= 0, "serviceTimeout", s.ServiceTimeout, "more than 0"},
+		{s.Port < 0 || s.Port > 65535, "port", s.Port, "0 (any free port) to 65535"},
+		{s.Tick < 10*time.Millisecond || s.Tick > 5*time.Second, "tick", s.Tick, "10ms to 5s"},
+		{p.OrdersDeadline <= 0, "protection.ordersDeadline", p.OrdersDeadline, "more than 0"},
+		{p.OrdersAttemptTimeout <= 0, "protection.ordersAttemptTimeout", p.OrdersAttemptTimeout, "more than 0"},
+		{p.DependencyDeadline <= 0, "protection.dependencyDeadline", p.DependencyDeadline, "more than 0"},
+		{p.DependencyAttemptTimeout <= 0, "protection.dependencyAttemptTimeout", p.DependencyAttemptTimeout, "more than 0"},
+		{p.ServerDeadline <= 0, "protection.serverDeadline", p.ServerDeadline, "more than 0"},
+		{p.OrdersBulkhead < 1, "protection.ordersBulkhead", p.OrdersBulkhead, "1 or more"},
+		{p.DependencyBulkhead < 1, "protection.dependencyBulkhead", p.DependencyBulkhead, "1 or more"},
+		{!(p.BreakerFailureRate > 0 && p.BreakerFailureRate <= 1), "protection.breakerFailureRate", p.BreakerFailureRate, "more than 0, at most 1"},
+		{p.BreakerMinCalls < 1, "protection.breakerMinCalls", p.BreakerMinCalls, "1 or more"},
+		{p.BreakerConsecutive < 0, "protection.breakerConsecutive", p.BreakerConsecutive, "0 (off) or more"},
+		{p.BreakerWindow < 100*time.Millisecond, "protection.breakerWindow", p.BreakerWindow, "100ms or more"},
+		{p.BreakerOpen <= 0, "protection.breakerOpen", p.BreakerOpen, "more than 0"},
+		{p.RetryAttempts < 1, "protection.retryAttempts", p.RetryAttempts, "1 or more"},
+		{!(p.RetryBudget > 0), "protection.retryBudget", p.RetryBudget, "more than 0"},
+		{p.StaleTTL < 0, "protection.staleTTL", p.StaleTTL, "0 or more"},
+		{p.ShedWait < 0, "protection.shedWait", p.ShedWait, "0 or more"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return fmt.Errorf("scenario: %s %v out of range: want %s", c.name, c.val, c.want)
+		}
+	}
+	return nil
+}
+
+// LoadScenario reads a YAML scenario over base: the fields the file names
+// replace base's, the others keep their values. Unknown fields are an
+// error, so that a typo does not pass unnoticed.
+func LoadScenario(r io.Reader, base Scenario) (Scenario, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return base, err
+	}
+	s := base
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
+		return base, fmt.Errorf("scenario: %w", err)
+	}
+	return s, nil
+}
+
+// YAML returns s as a YAML document that LoadScenario reads back.
+func (s Scenario) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(s); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

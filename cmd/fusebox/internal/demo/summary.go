@@ -1,0 +1,260 @@
+package demo
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/fusebox-go/fusebox/breaker"
+)
+
+// Result is what a demo found: one RunResult per run, unprotected first.
+type Result struct {
+	Scenario Scenario     `json:"scenario"`
+	Runs     []*RunResult `json:"runs"`
+}
+
+// RunResult is one run: its summary, and (for the report) everything that
+// was recorded.
+type RunResult struct {
+	// Name is "unprotected" or "protected".
+	Name string `json:"name"`
+	// Protection lists the protections that were on: "none", "all", or a
+	// list such as "deadline,breaker".
+	Protection string  `json:"protection"`
+	Summary    Summary `json:"summary"`
+
+	sc          Scenario
+	bounds      [numPhases + 1]time.Duration
+	samples     []sample
+	hops        []hopSample
+	gauges      []gauge
+	transitions []transition
+	breakers    []string // names, in the order of gauge.breakers
+}
+
+// Summary is the headline numbers of a run. "Down" is the time payments was
+// slow or failing (the Slow and Errors phases); a request belongs to the
+// phase in which it was sent. Latencies count every request, failed ones at
+// the time they failed (a client that gave up: ClientTimeout). Durations
+// are in milliseconds.
+type Summary struct {
+	// UsersSuccessDown is the share of /users requests sent while payments
+	// was down that got an answer.
+	UsersSuccessDown float64 `json:"usersSuccessDown"`
+	// UsersP99BaselineMs is the p99 latency of /users in the healthy phase
+	// (after a short warm-up); UsersP99DownMs while payments was down.
+	UsersP99BaselineMs float64 `json:"usersP99BaselineMs"`
+	UsersP99DownMs     float64 `json:"usersP99DownMs"`
+	// UsersUnaffected is the headline: /users kept at least 99% success and
+	// a p99 within 2× its baseline while payments was down.
+	UsersUnaffected bool `json:"usersUnaffected"`
+	// OrdersOKDown, OrdersDegradedDown and OrdersFailedDown share the
+	// /orders requests sent while payments was down: full answers,
+	// answers with a fallback's payment status, failures.
+	OrdersOKDown       float64 `json:"ordersOkDown"`
+	OrdersDegradedDown float64 `json:"ordersDegradedDown"`
+	OrdersFailedDown   float64 `json:"ordersFailedDown"`
+	// OrdersP99DownMs is the p99 latency of /orders while payments was
+	// down; P99DownMs that of every request.
+	OrdersP99DownMs float64 `json:"ordersP99DownMs"`
+	P99DownMs       float64 `json:"p99DownMs"`
+	// PeakGoroutines is the most goroutines of the whole process (servers,
+	// clients and load generator) at any sampling; PeakGatewayInFlight the
+	// most requests in the gateway, waiting ones included.
+	PeakGoroutines      int   `json:"peakGoroutines"`
+	PeakGatewayInFlight int64 `json:"peakGatewayInFlight"`
+	// PaymentsRequestsDown is how many requests reached the payments
+	// server while it was down, counted by the server.
+	PaymentsRequestsDown uint64 `json:"paymentsRequestsDown"`
+	// TimeToDetectMs is the time from the start of the outage until the
+	// breaker in front of payments opened; null when it never did (no
+	// breaker).
+	TimeToDetectMs *float64 `json:"timeToDetectMs"`
+	// TimeToRecoverMs is the time from payments' recovery until /orders
+	// were answered in full again: the first second in which at least 95%
+	// of /orders got full answers and 99% of /users succeeded. Null when
+	// that did not happen before the end of the run.
+	TimeToRecoverMs *float64 `json:"timeToRecoverMs"`
+	// Requests counts every request sent; UsersRequestsDown and
+	// OrdersRequestsDown those sent while payments was down.
+	Requests           int `json:"requests"`
+	UsersRequestsDown  int `json:"usersRequestsDown"`
+	OrdersRequestsDown int `json:"ordersRequestsDown"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// analyze turns what a run recorded into its summary.
+func analyze(sc Scenario, name string, prot Protection, rec *recorder, marks [numPhases + 1]uint64, brs []*breaker.Breaker) *RunResult {
+	samples, hops, gauges, transitions := rec.snapshot()
+	r := &RunResult{Name: name, Protection: prot.Enabled(), sc: sc, bounds: sc.bounds(), samples: samples, hops: hops, gauges: gauges, transitions: transitions}
+	for _, b := range brs {
+		r.breakers = append(r.breakers, b.Name())
+	}
+	b := r.bounds
+	downFrom, downTo := b[PhaseSlow], b[PhaseRecovery]
+	warm := min(sc.Healthy/5, time.Second)
+
+	base := summarize(filter(samples, Users, warm, b[PhaseSlow]), 0)
+	users := summarize(filter(samples, Users, downFrom, downTo), 0)
+	orders := summarize(filter(samples, Orders, downFrom, downTo), 0)
+	var all []time.Duration
+	for _, s := range samples {
+		if s.start >= downFrom && s.start < downTo {
+			all = append(all, s.latency)
+		}
+	}
+	s := &r.Summary
+	s.Requests = len(samples)
+	s.UsersRequestsDown, s.OrdersRequestsDown = users.n, orders.n
+	s.UsersSuccessDown = users.successShare
+	s.UsersP99BaselineMs, s.UsersP99DownMs = ms(base.p99), ms(users.p99)
+	s.UsersUnaffected = users.n > 0 && base.n > 0 && users.successShare >= 0.99 && users.p99 <= 2*base.p99
+	s.OrdersOKDown, s.OrdersDegradedDown, s.OrdersFailedDown = orders.okShare, orders.degradedShare, orders.failedShare
+	s.OrdersP99DownMs = ms(orders.p99)
+	s.P99DownMs = ms(percentile(all, 0.99))
+	for _, g := range gauges {
+		s.PeakGoroutines = max(s.PeakGoroutines, g.goroutines)
+		s.PeakGatewayInFlight = max(s.PeakGatewayInFlight, g.gatewayInFlight)
+	}
+	s.PaymentsRequestsDown = marks[PhaseRecovery] - marks[PhaseSlow]
+	for _, t := range transitions {
+		if t.breaker == OrdersPayments.String() && t.to == breaker.Open.String() && t.at >= downFrom && t.at < downTo {
+			v := ms(t.at - downFrom)
+			s.TimeToDetectMs = &v
+			break
+		}
+	}
+	if d, ok := recoverTime(samples, b[PhaseRecovery], b[numPhases]); ok {
+		v := ms(d)
+		s.TimeToRecoverMs = &v
+	}
+	return r
+}
+
+// recoverTime finds the first window of a second (or what is left of the
+// run), starting from `from` in steps of 100ms, in which /orders got full
+// answers for at least 95% of the requests sent and /users succeeded for
+// 99%, and returns its start's distance from `from`.
+func recoverTime(samples []sample, from, end time.Duration) (time.Duration, bool) {
+	const step = 100 * time.Millisecond
+	for t := from; t < end; t += step {
+		w := min(time.Second, end-t)
+		if w < 300*time.Millisecond {
+			break
+		}
+		o := summarize(filter(samples, Orders, t, t+w), 0)
+		u := summarize(filter(samples, Users, t, t+w), 0)
+		if o.n >= 3 && o.okShare >= 0.95 && (u.n == 0 || u.successShare >= 0.99) {
+			return t - from, true
+		}
+	}
+	return 0, false
+}
+
+// Run returns the run named name, or nil.
+func (r *Result) Run(name string) *RunResult {
+	for _, rr := range r.Runs {
+		if rr.Name == name {
+			return rr
+		}
+	}
+	return nil
+}
+
+// Headline says in one sentence what the demo showed.
+func (r *Result) Headline() string {
+	u, p := r.Run("unprotected"), r.Run("protected")
+	if u == nil || p == nil {
+		return ""
+	}
+	say := func(rr *RunResult) string {
+		s := rr.Summary
+		ratio := ""
+		if s.UsersP99BaselineMs > 0 {
+			ratio = fmt.Sprintf(", %.1f× baseline", s.UsersP99DownMs/s.UsersP99BaselineMs)
+		}
+		return fmt.Sprintf("%s success, p99 %s%s", pct(s.UsersSuccessDown), fmtMs(s.UsersP99DownMs), ratio)
+	}
+	verdict := func(ok bool) string {
+		if ok {
+			return "stayed healthy"
+		}
+		return "went down with it"
+	}
+	return fmt.Sprintf("While payments was down, /users %s without protection (%s) and %s with Fusebox (%s).",
+		verdict(u.Summary.UsersUnaffected), say(u), verdict(p.Summary.UsersUnaffected), say(p))
+}
+
+// WriteSummary writes the summary table of every run.
+func (r *Result) WriteSummary(w io.Writer) error {
+	rows := r.summaryRows()
+	widths := make([]int, len(rows[0]))
+	for _, cells := range rows {
+		for i, c := range cells {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	var b strings.Builder
+	for _, cells := range rows {
+		for i, c := range cells {
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(c))
+			if i == 0 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString("   " + pad + c)
+			}
+		}
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func pct(f float64) string  { return fmt.Sprintf("%.1f%%", 100*f) }
+func pct0(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) }
+
+func optMs(v *float64, none string) string {
+	if v == nil {
+		return none
+	}
+	return fmtMs(*v)
+}
+
+// fmtMs formats milliseconds for people: 0.4ms, 12ms, 1.25s.
+func fmtMs(v float64) string { return fmtDur(time.Duration(v * float64(time.Millisecond))) }
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "0ms"
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.1fms", ms(d))
+	case d < time.Second:
+		return fmt.Sprintf("%.0fms", ms(d))
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	}
+	return fmt.Sprintf("%.1fs", d.Seconds())
+}
+
+// thousands formats n with thin separators: 12,345.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
