@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -202,5 +203,45 @@ func TestShortDeclaredBodyFailsTheAttempt(t *testing.T) {
 func TestWithBodyReadAheadRejectsNegative(t *testing.T) {
 	if _, err := fuseboxhttp.NewRoundTripper(http.DefaultTransport, fuseboxhttp.WithBodyReadAhead(-1)); err == nil {
 		t.Fatal("WithBodyReadAhead(-1) accepted")
+	}
+}
+
+// A timeout policy in the client's pipeline must not cut the body the
+// caller reads after the attempt returned: the attempt's context is kept
+// until the body is closed.
+func TestTimeoutPolicyKeepsBodyReadable(t *testing.T) {
+	big := strings.Repeat("x", 200<<10) // past any read-ahead, sent chunked
+	srv, err := chaos.NewServer(chaos.ServerConfig{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i < len(big); i += 8 << 10 {
+			_, _ = io.WriteString(w, big[i:i+8<<10])
+			w.(http.Flusher).Flush()
+		}
+	})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	attempt, err := timeout.New(timeout.Config{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	transport := &http.Transport{}
+	defer transport.CloseIdleConnections()
+	rt, err := fuseboxhttp.NewRoundTripper(transport, fuseboxhttp.WithPipeline(func(string) (*fusebox.Pipeline, error) {
+		return fusebox.New(attempt)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		resp, err := (&http.Client{Transport: rt}).Get(srv.URL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil || len(body) != len(big) {
+			t.Fatalf("read %d of %d bytes: %v", len(body), len(big), err)
+		}
 	}
 }

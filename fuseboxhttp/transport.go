@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/retry"
+	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // maxReadAhead is how much of a failed attempt's response body is read
@@ -221,6 +222,12 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	if err != nil {
 		return nil, c.mark(err)
 	}
+	// The body is read after the attempt returns: keep the timeout
+	// policies' contexts alive until it is closed (their deadlines still
+	// apply to the reading).
+	if release := timeout.Hold(ctx); release != nil {
+		resp.Body = &heldBody{ReadCloser: resp.Body, release: release}
+	}
 	if !c.t.o.failure.has(resp.StatusCode) {
 		if c.t.o.readsAhead(resp) {
 			if err := readAheadChecked(resp, c.t.o.readAhead); err != nil {
@@ -375,6 +382,18 @@ func readAheadChecked(resp *http.Response, limit int64) error {
 	}
 	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body}
 	return nil
+}
+
+// heldBody releases the attempt's timeout contexts when it is closed.
+type heldBody struct {
+	io.ReadCloser
+	release func()
+}
+
+func (b *heldBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.release()
+	return err
 }
 
 // prefixedBody is a body whose first bytes were read ahead.

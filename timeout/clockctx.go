@@ -49,6 +49,10 @@ type clockCtx struct {
 	// afters are the functions registered with AfterFunc; requires mu.
 	afters map[uint64]func()
 	nextID uint64
+	// holds counts Hold calls not yet released; finished is set when the
+	// policy's Run is done with the context. Both require mu.
+	holds    int
+	finished bool
 }
 
 func newClockCtx(parent context.Context, clk *clock.Coarse, dl int64) *clockCtx {
@@ -165,6 +169,9 @@ func (c *clockCtx) Err() error {
 }
 
 func (c *clockCtx) Value(key any) any {
+	if _, ok := key.(holdKey); ok {
+		return c
+	}
 	c.poll()
 	c.mu.Lock()
 	cause := c.cause

@@ -96,7 +96,7 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 	cc := newClockCtx(ctx, p.coarse, p.coarse.Nanotime()+int64(p.timeout))
 	err := runGuarded(cc, next, cc.release)
 	fired := err != nil && ctx.Err() == nil && cc.timedOut()
-	cc.release()
+	cc.finish()
 	if !fired {
 		return err
 	}
