@@ -210,6 +210,10 @@ shop_retry_calls_total{key="",name="pricing"} 2
 # HELP shop_retry_exhausted_total Calls that failed after the last attempt a retry policy allows.
 # TYPE shop_retry_exhausted_total counter
 shop_retry_exhausted_total{key="",name="pricing"} 1
+# HELP shop_retry_retries_by_attempt_total Retries by attempt number (2 for the first retry); bounded by the policy's MaxAttempts, at most 16 values, the last counting every later attempt too.
+# TYPE shop_retry_retries_by_attempt_total counter
+shop_retry_retries_by_attempt_total{attempt="2",key="",name="pricing"} 2
+shop_retry_retries_by_attempt_total{attempt="3",key="",name="pricing"} 1
 # HELP shop_retry_retries_total Attempts after the first made by a retry policy.
 # TYPE shop_retry_retries_total counter
 shop_retry_retries_total{key="",name="pricing"} 3

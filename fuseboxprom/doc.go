@@ -54,7 +54,8 @@
 //	fusebox_ratelimit_keys                          gauge (keyed limiter)
 //	fusebox_ratelimit_allowed_total, _rejections_total, _key_evictions_total
 //
-//	fusebox_retry_calls_total, _attempts_total, _retries_total, _successes_after_retry_total
+//	fusebox_retry_calls_total, _attempts_total, _retries_total, _successes_after_retry_total,
+//	_retries_by_attempt_total{attempt} (attempt 2 to at most 17: bounded by MaxAttempts)
 //	fusebox_retry_exhausted_total, _budget_rejections_total
 //	fusebox_retry_budget_window_requests, _budget_window_retries, _budget_window_allowed_retries  gauges (retry.Budget)
 //	fusebox_retry_budget_refusals_total             counter (retry.Budget)

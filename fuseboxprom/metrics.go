@@ -2,6 +2,7 @@ package fuseboxprom
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	"strconv"
 
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
@@ -72,6 +73,7 @@ type descs struct {
 	rlTokens, rlWindowCalls, rlKeys, rlAllowed, rlRejections, rlEvictions *prometheus.Desc
 
 	retryCalls, retryAttempts, retryRetries, retrySuccessesAfterRetry, retryExhausted, retryBudgetRejections *prometheus.Desc
+	retryByAttempt                                                                                           *prometheus.Desc
 
 	budgetRequests, budgetRetries, budgetAllowed, budgetRefused *prometheus.Desc
 
@@ -129,6 +131,7 @@ func newDescs(ns string) descs {
 	d.retryCalls = mk("retry", "calls_total", "Calls run by a retry policy.")
 	d.retryAttempts = mk("retry", "attempts_total", "Attempts made by a retry policy, first attempts included.")
 	d.retryRetries = mk("retry", "retries_total", "Attempts after the first made by a retry policy.")
+	d.retryByAttempt = mk("retry", "retries_by_attempt_total", "Retries by attempt number (2 for the first retry); bounded by the policy's MaxAttempts, at most 16 values, the last counting every later attempt too.", "attempt")
 	d.retrySuccessesAfterRetry = mk("retry", "successes_after_retry_total", "Calls that succeeded on a retry.")
 	d.retryExhausted = mk("retry", "exhausted_total", "Calls that failed after the last attempt a retry policy allows.")
 	d.retryBudgetRejections = mk("retry", "budget_rejections_total", "Calls that ended because the retry budget refused a retry.")
@@ -264,6 +267,9 @@ func (d *descs) emit(ch chan<- prometheus.Metric, name, key string, snap any, se
 		counter(d.retryCalls, nonNeg(s.Calls))
 		counter(d.retryAttempts, nonNeg(s.Attempts))
 		counter(d.retryRetries, nonNeg(s.Retries))
+		for i, n := range s.RetriesByAttempt {
+			counter(d.retryByAttempt, nonNeg(n), strconv.Itoa(i+2))
+		}
 		counter(d.retrySuccessesAfterRetry, nonNeg(s.SuccessesAfterRetry))
 		counter(d.retryExhausted, nonNeg(s.Exhausted))
 		counter(d.retryBudgetRejections, nonNeg(s.BudgetRejections))

@@ -37,7 +37,7 @@ func Example() {
 	// attempt 1 failed (status 503), retrying in 1ms
 	// attempt 2 failed (status 503), retrying in 2ms
 	// err: <nil>
-	// {Calls:1 Attempts:3 Retries:2 SuccessesAfterRetry:1 Exhausted:0 BudgetRejections:0}
+	// {Calls:1 Attempts:3 Retries:2 SuccessesAfterRetry:1 Exhausted:0 BudgetRejections:0 RetriesByAttempt:[1 1 0]}
 }
 
 // A budget shared by every policy that calls the same dependency caps retries

@@ -13,6 +13,9 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 )
 
+// maxTrackedAttempts bounds Snapshot.RetriesByAttempt.
+const maxTrackedAttempts = 16
+
 // DefaultMaxAttempts is the number of attempts a zero Config.MaxAttempts
 // means: the first and two retries.
 const DefaultMaxAttempts = 3
@@ -118,6 +121,11 @@ type Snapshot struct {
 	Exhausted int64 `json:"exhausted" yaml:"exhausted"`
 	// BudgetRejections counts calls that returned ErrBudgetExhausted.
 	BudgetRejections int64 `json:"budgetRejections" yaml:"budgetRejections"`
+	// RetriesByAttempt breaks Retries down by attempt number:
+	// RetriesByAttempt[0] counts second attempts, [1] third attempts, and
+	// so on. Its length is MaxAttempts-1, at most 16; with more attempts
+	// the last entry counts every attempt from the 17th on.
+	RetriesByAttempt []int64 `json:"retriesByAttempt" yaml:"retriesByAttempt"`
 }
 
 // Policy is a retry policy. Make one with New, once, and share it: it is
@@ -142,6 +150,9 @@ type Policy struct {
 
 	calls               atomic.Int64
 	retries             atomic.Int64
+	// byAttempt[i] counts the attempts numbered i+2: the retries by
+	// their attempt number (bounded by MaxAttempts).
+	byAttempt []atomic.Int64
 	successesAfterRetry atomic.Int64
 	exhausted           atomic.Int64
 	budgetRejections    atomic.Int64
@@ -178,6 +189,7 @@ func New(c Config) (*Policy, error) {
 		return nil, err
 	}
 	p.backoff = b
+	p.byAttempt = make([]atomic.Int64, min(p.maxAttempts-1, maxTrackedAttempts))
 	switch {
 	case c.MaxRetryAfter < 0:
 		return nil, fmt.Errorf("retry: MaxRetryAfter %v out of range: want 0 (default %v) or more", c.MaxRetryAfter, DefaultMaxRetryAfter)
@@ -321,6 +333,7 @@ func (p *Policy) retry(ctx context.Context, next fusebox.Next, err error, start 
 			return &Error{Attempts: n, Reason: cerr, Err: err}
 		}
 		p.retries.Add(1)
+		p.byAttempt[min(n, len(p.byAttempt))-1].Add(1) // attempt n+1 is starting
 		if err = next.Run(ctx); err == nil {
 			p.successesAfterRetry.Add(1)
 			return nil
@@ -382,10 +395,15 @@ func (p *Policy) sleep(ctx context.Context, d time.Duration) error {
 // Snapshot returns the policy's counters.
 func (p *Policy) Snapshot() Snapshot {
 	calls, retries := p.calls.Load(), p.retries.Load()
+	by := make([]int64, len(p.byAttempt))
+	for i := range p.byAttempt {
+		by[i] = p.byAttempt[i].Load()
+	}
 	return Snapshot{
 		Calls:               calls,
 		Attempts:            calls + retries,
 		Retries:             retries,
+		RetriesByAttempt:    by,
 		SuccessesAfterRetry: p.successesAfterRetry.Load(),
 		Exhausted:           p.exhausted.Load(),
 		BudgetRejections:    p.budgetRejections.Load(),

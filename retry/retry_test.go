@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -108,8 +110,8 @@ func TestExponentialWaitsOnFakeClock(t *testing.T) {
 		t.Errorf("error %v: want *retry.Error with Attempts 6", err)
 	}
 	s := p.Snapshot()
-	want2 := retry.Snapshot{Calls: 1, Attempts: 6, Retries: 5, Exhausted: 1}
-	if s != want2 {
+	want2 := retry.Snapshot{Calls: 1, Attempts: 6, Retries: 5, Exhausted: 1, RetriesByAttempt: []int64{1, 1, 1, 1, 1}}
+	if !reflect.DeepEqual(s, want2) {
 		t.Errorf("Snapshot = %+v, want %+v", s, want2)
 	}
 }
@@ -182,8 +184,8 @@ func TestSuccessAfterRetry(t *testing.T) {
 	if *calls != 3 {
 		t.Errorf("calls = %d, want 3", *calls)
 	}
-	want := retry.Snapshot{Calls: 1, Attempts: 3, Retries: 2, SuccessesAfterRetry: 1}
-	if s := p.Snapshot(); s != want {
+	want := retry.Snapshot{Calls: 1, Attempts: 3, Retries: 2, SuccessesAfterRetry: 1, RetriesByAttempt: []int64{1, 1, 0, 0}}
+	if s := p.Snapshot(); !reflect.DeepEqual(s, want) {
 		t.Errorf("Snapshot = %+v, want %+v", s, want)
 	}
 }
@@ -316,9 +318,8 @@ func TestCancelWhileWaiting(t *testing.T) {
 	if n := fake.Timers(); n != 0 {
 		t.Errorf("%d timers left pending, want 0", n)
 	}
-	want := retry.Snapshot{Calls: 1, Attempts: 1}
-	if s := p.Snapshot(); s != want {
-		t.Errorf("Snapshot = %+v, want %+v", s, want)
+	if s := p.Snapshot(); s.Calls != 1 || s.Attempts != 1 || s.Retries != 0 || s.Exhausted != 0 {
+		t.Errorf("Snapshot = %+v, want 1 call, 1 attempt and nothing else", s)
 	}
 }
 
@@ -666,5 +667,35 @@ func TestEventsPublishRetriesAndBudgetRejections(t *testing.T) {
 	ev := <-got
 	if ev.Kind != fusebox.EventRetry || ev.Policy != "retry" || ev.Name != "payments" || ev.Attempt != 2 || ev.Delay != time.Second || ev.Err == nil {
 		t.Fatalf("event = %+v, want a retry event for attempt 2 after 1s", ev)
+	}
+}
+
+func TestSnapshotRetriesByAttempt(t *testing.T) {
+	p, err := retry.New(retry.Config{MaxAttempts: 4, Backoff: retry.BackoffConstant, InitialInterval: time.Nanosecond, Clock: clock.Real(), Retryable: func(error) bool { return true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	failures := []int{0, 1, 3, 3} // attempts failing before success (3 = never succeeds)
+	for _, f := range failures {
+		n := 0
+		_ = p.Execute(context.Background(), func(context.Context) error {
+			n++
+			if n <= f {
+				return errors.New("503")
+			}
+			return nil
+		})
+	}
+	s := p.Snapshot()
+	// Second attempts: calls 2, 3, 4; third: 3, 4; fourth: 3, 4.
+	if want := []int64{3, 2, 2}; !slices.Equal(s.RetriesByAttempt, want) {
+		t.Fatalf("RetriesByAttempt = %v, want %v", s.RetriesByAttempt, want)
+	}
+	if s.Retries != 7 {
+		t.Fatalf("Retries = %d, want 7", s.Retries)
+	}
+	many, _ := retry.New(retry.Config{MaxAttempts: 1000})
+	if got := len(many.Snapshot().RetriesByAttempt); got != 16 {
+		t.Fatalf("with 1000 attempts RetriesByAttempt has %d entries, want 16", got)
 	}
 }
