@@ -148,11 +148,11 @@ type Policy struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	calls               atomic.Int64
-	retries             atomic.Int64
+	calls   atomic.Int64
+	retries atomic.Int64
 	// byAttempt[i] counts the attempts numbered i+2: the retries by
 	// their attempt number (bounded by MaxAttempts).
-	byAttempt []atomic.Int64
+	byAttempt           []atomic.Int64
 	successesAfterRetry atomic.Int64
 	exhausted           atomic.Int64
 	budgetRejections    atomic.Int64
