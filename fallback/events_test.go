@@ -9,73 +9,12 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fallback"
+	"github.com/fusebox-go/fusebox/internal/eventtest"
 )
-
-// recorder subscribes to a bus of its own and hands each event over on a
-// channel, so that a test waits for deliveries instead of sleeping.
-type recorder struct {
-	t   *testing.T
-	bus *fusebox.Events
-	ch  chan fusebox.Event
-}
-
-func newRecorder(t *testing.T) *recorder {
-	r := &recorder{t: t, bus: fusebox.NewEvents(), ch: make(chan fusebox.Event, 1024)}
-	r.bus.Subscribe(func(e fusebox.Event) { r.ch <- e }, 1024)
-	t.Cleanup(r.bus.Close)
-	return r
-}
-
-// expect waits for the next event and checks its Kind, Policy, Name,
-// Reason, Attempt and Delay against want's, its Err against want.Err with
-// errors.Is (nil wants nil), and its At against want.At when that is set.
-func (r *recorder) expect(want fusebox.Event) fusebox.Event {
-	r.t.Helper()
-	var got fusebox.Event
-	select {
-	case got = <-r.ch:
-	case <-time.After(10 * time.Second):
-		r.t.Fatalf("no event delivered; want %v", want)
-	}
-	if got.Kind != want.Kind || got.Policy != want.Policy || got.Name != want.Name ||
-		got.Reason != want.Reason || got.Attempt != want.Attempt || got.Delay != want.Delay {
-		r.t.Errorf("event %q, want %q", got, want)
-	}
-	if (want.Err == nil) != (got.Err == nil) || want.Err != nil && !errors.Is(got.Err, want.Err) {
-		r.t.Errorf("event %q: Err %v, want %v", got, got.Err, want.Err)
-	}
-	if !want.At.IsZero() && !got.At.Equal(want.At) {
-		r.t.Errorf("event %q: At %v, want %v", got, got.At, want.At)
-	}
-	return got
-}
-
-// close closes the bus, which delivers whatever is still buffered, and
-// fails the test if any event came that was not expected.
-func (r *recorder) close() {
-	r.t.Helper()
-	r.bus.Close()
-	for {
-		select {
-		case e := <-r.ch:
-			r.t.Errorf("unexpected event %q", e)
-		default:
-			return
-		}
-	}
-}
-
-// idleBus returns a bus nobody listens to any more: it had a subscriber,
-// now closed.
-func idleBus() *fusebox.Events {
-	bus := fusebox.NewEvents()
-	bus.Subscribe(func(fusebox.Event) {}, 1).Close()
-	return bus
-}
 
 func TestEvents(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
-	rec := newRecorder(t)
+	rec := eventtest.New(t)
 	errFB := errors.New("no fallback either")
 	boom := errors.New("boom")
 	errDeclined := errors.New("not for the fallback")
@@ -92,7 +31,7 @@ func TestEvents(t *testing.T) {
 		},
 		When:   func(err error) bool { return err != errDeclined },
 		Clock:  fake,
-		Events: rec.bus,
+		Events: rec.Bus,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -128,7 +67,7 @@ func TestEvents(t *testing.T) {
 	if v, err := fusebox.Do(ctx, pl, failWith(errDep)); v != 42 || err != nil {
 		t.Fatalf("answered: %v, %v", v, err)
 	}
-	rec.expect(ev("", errDep))
+	rec.Expect(ev("", errDep))
 
 	// The fallback fails, then panics: the event's Err is the *Error Run
 	// returns, holding both errors.
@@ -140,16 +79,16 @@ func TestEvents(t *testing.T) {
 		if !errors.As(err, &fe) {
 			t.Fatalf("fallback failed: err = %v, want *Error", err)
 		}
-		got := rec.expect(ev("fallback failed", tc.fb))
+		got := rec.Expect(ev("fallback failed", tc.fb))
 		if got.Err != fe || !errors.Is(got.Err, tc.call) {
 			t.Errorf("event Err %v, want the returned *Error %v", got.Err, fe)
 		}
 	}
-	rec.close()
+	rec.Close()
 }
 
 func TestEventsWithoutSubscriberAllocateNothing(t *testing.T) {
-	p, err := fallback.New(fallback.Config{Func: fallback.Static(nil), Events: idleBus()})
+	p, err := fallback.New(fallback.Config{Func: fallback.Static(nil), Events: eventtest.IdleBus()})
 	if err != nil {
 		t.Fatal(err)
 	}
