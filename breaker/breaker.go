@@ -461,15 +461,7 @@ func (b *Breaker) reject(err *OpenError) error {
 	return err
 }
 
-// rejectOpen is the open state's fast rejection: no Permit, no loop.
-func (b *Breaker) rejectOpen() error {
-	b.rejections.Load().Add(1)
-	if b.events != nil {
-		return b.rejectOpenEvent()
-	}
-	return b.openErr.Load()
-}
-
+// rejectOpenEvent is the open state's rejection when events are on.
 func (b *Breaker) rejectOpenEvent() error {
 	e := b.openErr.Load()
 	if b.events.Enabled() {
