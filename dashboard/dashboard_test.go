@@ -626,3 +626,12 @@ func TestStartClose(t *testing.T) {
 		t.Errorf("status after Close: %d policies, want 1", n)
 	}
 }
+
+func TestFractionNeverExceedsOne(t *testing.T) {
+	if got := fraction(16, 1); got != 1 {
+		t.Fatalf("fraction(16, 1) = %v, want 1", got)
+	}
+	if got := fraction(1, 4); got != 0.25 {
+		t.Fatalf("fraction(1, 4) = %v, want 0.25", got)
+	}
+}

@@ -288,7 +288,7 @@ func (d *Dashboard) pointLocked(t *track, now int64, wall time.Time) {
 		delta(cur.slow, t.prev.slow), delta(cur.rejections, t.prev.rejections)
 	p := Point{T: wall.UnixMilli(), Rate: round(float64(dc) / secs), Rej: round(float64(dr) / secs)}
 	if dc > 0 {
-		p.Err, p.Slow = round(float64(df)/float64(dc)), round(float64(ds)/float64(dc))
+		p.Err, p.Slow = fraction(df, dc), fraction(ds, dc)
 	}
 	if t.cumN >= 2 {
 		var h hist
@@ -317,7 +317,7 @@ func (d *Dashboard) pointLocked(t *track, now int64, wall time.Time) {
 	t.rate, t.rejRate = round(float64(sc)/secs), round(float64(sr)/secs)
 	t.errRate, t.slowRate, t.rejFrac = 0, 0, 0
 	if sc > 0 {
-		t.errRate, t.slowRate = round(float64(sf)/float64(sc)), round(float64(ss)/float64(sc))
+		t.errRate, t.slowRate = fraction(sf, sc), fraction(ss, sc)
 	}
 	if sc+sr > 0 {
 		t.rejFrac = round(float64(sr) / float64(sc+sr))
@@ -438,4 +438,11 @@ func (d *Dashboard) policyStatusLocked(t *track, full bool, seq uint64) PolicySt
 // sortedKeys returns m's keys in order.
 func sortedKeys(m map[string]*Latency) []string {
 	return slices.Sorted(maps.Keys(m))
+}
+
+// fraction is part/whole rounded, at most 1: a policy that counts a call
+// when it starts and its failure when it ends (a retry's exhausted calls)
+// can report, in one interval, more failures than calls started.
+func fraction(part, whole uint64) float64 {
+	return round(min(float64(part)/float64(whole), 1))
 }
