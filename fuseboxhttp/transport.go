@@ -370,6 +370,22 @@ func (o *options) readsAhead(resp *http.Response) bool {
 // closes the body and returns the error; otherwise the caller reads the
 // bytes from memory, then whatever is left.
 func readAheadChecked(resp *http.Response, limit int64) error {
+	if n := resp.ContentLength; n >= 0 && n <= limit {
+		// The common case, a short body of declared length: one buffer
+		// of the right size, no growing.
+		mb := &memBody{buf: make([]byte, n)}
+		if _, err := io.ReadFull(resp.Body, mb.buf); err != nil {
+			resp.Body.Close()
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return fmt.Errorf("fuseboxhttp: reading the response body: %w", err)
+		}
+		resp.Body.Close()
+		mb.r.Reset(mb.buf)
+		resp.Body = mb
+		return nil
+	}
 	buf, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		resp.Body.Close()
@@ -383,6 +399,16 @@ func readAheadChecked(resp *http.Response, limit int64) error {
 	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body}
 	return nil
 }
+
+// memBody is a body read ahead in full: the bytes and their reader in one
+// allocation.
+type memBody struct {
+	buf []byte
+	r   bytes.Reader
+}
+
+func (b *memBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *memBody) Close() error               { return nil }
 
 // heldBody releases the attempt's timeout contexts when it is closed.
 type heldBody struct {
