@@ -139,6 +139,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	c := &call{t: t, req: req}
+	c.resps = c.first[:0]
 	c.retryable = t.idempotent(req) && (!hasBody(req) || req.GetBody != nil)
 	resp, err := fusebox.Do(req.Context(), p, c.attempt)
 	return c.finish(req.Context(), resp, err)
@@ -178,6 +179,9 @@ type call struct {
 	mu    sync.Mutex
 	resps []tracked // responses of finished attempts not yet released
 	done  bool      // finish ran: late responses are closed at once
+	// first backs resps for the common single attempt, so tracking it
+	// allocates nothing.
+	first [1]tracked
 }
 
 // tracked is a response an attempt returned.
