@@ -30,10 +30,6 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	b.OnStateChange(func(t breaker.Transition) {
-		fmt.Printf("  transition: %s -> %s (%s)\n", t.From, t.To, t.Reason)
-	})
-
 	healthy := false
 	payments := func(ctx context.Context) error {
 		if !healthy {
@@ -48,11 +44,11 @@ func run() error {
 		var open *breaker.OpenError
 		switch {
 		case errors.As(err, &open):
-			fmt.Printf("call %d: rejected without calling payments, retry in %v\n", i, open.RetryAfter().Round(10*time.Millisecond))
+			fmt.Printf("call %d: rejected without calling payments, retry in %v (breaker %s)\n", i, open.RetryAfter().Round(10*time.Millisecond), b.State())
 		case err != nil:
-			fmt.Printf("call %d: failed: %v\n", i, err)
+			fmt.Printf("call %d: failed: %v (breaker %s)\n", i, err, b.State())
 		default:
-			fmt.Printf("call %d: ok\n", i)
+			fmt.Printf("call %d: ok (breaker %s)\n", i, b.State())
 		}
 	}
 
@@ -63,6 +59,5 @@ func run() error {
 		return fmt.Errorf("probe after recovery: %w", err)
 	}
 	fmt.Println("probe ok; breaker is", b.State())
-	time.Sleep(50 * time.Millisecond) // let the listener print the last transition
 	return nil
 }
