@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 const hammerers = 64
@@ -65,7 +66,7 @@ func TestConcurrentTripIsOneTransition(t *testing.T) {
 					}
 				}
 			})
-			tr := recv(t, fired, "the trip")
+			tr := testwait.Recv(t, fired, "the trip")
 			if tr.From != Closed || tr.To != Open {
 				t.Fatalf("transition %v→%v, want closed→open", tr.From, tr.To)
 			}

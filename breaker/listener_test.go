@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 type edge struct {
@@ -55,7 +57,7 @@ func TestListenersSeeEveryTransitionInOrder(t *testing.T) {
 	}
 	var prevAt time.Time
 	for i, w := range want {
-		tr := recv(t, events, "transition")
+		tr := testwait.Recv(t, events, "transition")
 		if got := edgeOf(tr); got != w {
 			t.Fatalf("transition %d = %+v, want %+v", i, got, w)
 		}
@@ -66,7 +68,7 @@ func TestListenersSeeEveryTransitionInOrder(t *testing.T) {
 			t.Errorf("transition %d at %v, before the previous one at %v", i, tr.At, prevAt)
 		}
 		prevAt = tr.At
-		if got := edgeOf(recv(t, second, "transition for the second listener")); got != w {
+		if got := edgeOf(testwait.Recv(t, second, "transition for the second listener")); got != w {
 			t.Fatalf("second listener: transition %d = %+v, want %+v", i, got, w)
 		}
 	}
@@ -75,10 +77,10 @@ func TestListenersSeeEveryTransitionInOrder(t *testing.T) {
 	}
 	// Nothing more was queued: the next delivery is the next transition.
 	b.Trip()
-	if got := edgeOf(recv(t, events, "marker transition")); got != (edge{Closed, Open, "tripped by operator"}) {
+	if got := edgeOf(testwait.Recv(t, events, "marker transition")); got != (edge{Closed, Open, "tripped by operator"}) {
 		t.Fatalf("after the sequence got %+v, want only the marker closed→open", got)
 	}
-	recv(t, second, "marker transition")
+	testwait.Recv(t, second, "marker transition")
 }
 
 // The Transition snapshot includes the window that caused the trip.
@@ -90,7 +92,7 @@ func TestTransitionSnapshotHasTheCause(t *testing.T) {
 	call(t, b, bad)
 	call(t, b, bad)
 	call(t, b, bad)
-	tr := recv(t, events, "trip")
+	tr := testwait.Recv(t, events, "trip")
 	if tr.Snapshot.Calls != 4 || tr.Snapshot.Failures != 3 || tr.Snapshot.FailureRate != 0.75 || tr.Reason != "failure rate" {
 		t.Errorf("trip snapshot %+v reason %q, want 4 calls, 3 failures", tr.Snapshot, tr.Reason)
 	}
@@ -126,15 +128,15 @@ func TestListenerMayCallTheBreaker(t *testing.T) {
 		}
 		got <- s
 	}})
-	within(t, "a transition with a re-entrant listener", func() { call(t, b, bad) })
-	s := recv(t, got, "listener")
+	testwait.Within(t, "a transition with a re-entrant listener", func() { call(t, b, bad) })
+	s := testwait.Recv(t, got, "listener")
 	if s.state != Open || s.snap.State != Open || !isOpenErr(s.err) {
 		t.Fatalf("listener saw %v/%v and Execute = %v; want open and ErrOpen", s.state, s.snap.State, s.err)
 	}
 	clk.Advance(time.Second)
-	within(t, "probe", func() { call(t, b, ok) }) // half-open, then closed: the listener trips it again
-	for range 3 {                                 // half-open, closed, open
-		recv(t, got, "listener")
+	testwait.Within(t, "probe", func() { call(t, b, ok) }) // half-open, then closed: the listener trips it again
+	for range 3 {                                          // half-open, closed, open
+		testwait.Recv(t, got, "listener")
 	}
 	if st := b.State(); st != Open {
 		t.Fatalf("state %v, want open (tripped by the listener)", st)
@@ -162,8 +164,8 @@ func TestSlowListenerDoesNotBlockCalls(t *testing.T) {
 		delivered <- edgeOf(tr)
 	})
 	b.Trip()
-	recv(t, entered, "listener entered")
-	within(t, "calls while a listener blocks", func() {
+	testwait.Recv(t, entered, "listener entered")
+	testwait.Within(t, "calls while a listener blocks", func() {
 		for range 100 {
 			if err := b.Execute(context.Background(), okFn); !isOpenErr(err) {
 				t.Errorf("Execute = %v, want ErrOpen", err)
@@ -187,11 +189,11 @@ func TestSlowListenerDoesNotBlockCalls(t *testing.T) {
 	close(release)
 	want := []State{Open, HalfOpen, Closed, Open}
 	for i, w := range want {
-		if got := recv(t, delivered, "delivery"); got.To != w {
+		if got := testwait.Recv(t, delivered, "delivery"); got.To != w {
 			t.Fatalf("delivery %d to %v, want %v", i, got.To, w)
 		}
 	}
-	if got := recv(t, delivered, "delivery"); got.To != Closed || got.Reason != "reset by operator" {
+	if got := testwait.Recv(t, delivered, "delivery"); got.To != Closed || got.Reason != "reset by operator" {
 		t.Fatalf("last delivery %+v, want the reset", got)
 	}
 }
@@ -205,22 +207,22 @@ func TestUnregister(t *testing.T) {
 	removeB := b.OnStateChange(func(tr Transition) { bb <- tr })
 	b.OnStateChange(func(tr Transition) { c <- tr })
 	b.Trip()
-	recv(t, a, "a")
-	recv(t, bb, "b")
-	recv(t, c, "c")
+	testwait.Recv(t, a, "a")
+	testwait.Recv(t, bb, "b")
+	testwait.Recv(t, c, "c")
 	removeA()
 	removeA() // twice: harmless
 	b.Reset()
 	// Listeners run in registration order in one goroutine: once the last
 	// one has the transition, a removed earlier one would already have it.
-	recv(t, bb, "b")
-	recv(t, c, "c")
+	testwait.Recv(t, bb, "b")
+	testwait.Recv(t, c, "c")
 	if len(a) != 0 {
 		t.Fatalf("removed listener got %d transitions", len(a))
 	}
 	removeB()
 	b.Trip()
-	recv(t, c, "c")
+	testwait.Recv(t, c, "c")
 	if len(a) != 0 || len(bb) != 0 {
 		t.Fatalf("removed listeners got %d/%d transitions", len(a), len(bb))
 	}
@@ -240,10 +242,10 @@ func TestRegisterFromListener(t *testing.T) {
 		outer <- tr
 	}})
 	b.Trip()
-	recv(t, outer, "outer")
+	testwait.Recv(t, outer, "outer")
 	b.Reset()
-	recv(t, outer, "outer")
-	if got := recv(t, inner, "inner"); got.To != Closed {
+	testwait.Recv(t, outer, "outer")
+	if got := testwait.Recv(t, inner, "inner"); got.To != Closed {
 		t.Fatalf("inner listener got %v, want the reset", got.To)
 	}
 }

@@ -70,34 +70,3 @@ func mustReject(t testing.TB, b *Breaker) *OpenError {
 	}
 	return oe
 }
-
-// within fails the test if fn does not return in a few seconds: a guard that
-// turns a deadlock into a failure instead of a hung run. It never delays a
-// passing test.
-func within(t testing.TB, what string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		t.Fatalf("%s did not return within 10s (deadlock?)", what)
-	}
-}
-
-// recv receives one value from ch, failing the test after a generous
-// timeout instead of hanging.
-func recv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
-}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // env is what the steps of a transition table act on.
@@ -512,7 +513,7 @@ func TestAutoHalfOpenTimer(t *testing.T) {
 		OnStateChange: func(tr Transition) { events <- tr },
 	})
 	call(t, b, bad)
-	if tr := recv(t, events, "closed→open"); tr.From != Closed || tr.To != Open {
+	if tr := testwait.Recv(t, events, "closed→open"); tr.From != Closed || tr.To != Open {
 		t.Fatalf("first transition %v→%v, want closed→open", tr.From, tr.To)
 	}
 	if clk.Timers() != 1 {
@@ -522,14 +523,14 @@ func TestAutoHalfOpenTimer(t *testing.T) {
 	if b.State() != HalfOpen {
 		t.Fatalf("state after the open duration = %v, want half-open", b.State())
 	}
-	tr := recv(t, events, "open→half-open")
+	tr := testwait.Recv(t, events, "open→half-open")
 	if tr.From != Open || tr.To != HalfOpen || tr.Reason != "open duration ended" || tr.Snapshot.State != HalfOpen {
 		t.Fatalf("transition %+v, want open→half-open", tr)
 	}
 	call(t, b, bad) // re-open: a new timer
-	recv(t, events, "half-open→open")
+	testwait.Recv(t, events, "half-open→open")
 	b.Reset() // cancels it
-	recv(t, events, "open→closed")
+	testwait.Recv(t, events, "open→closed")
 	if clk.Timers() != 0 {
 		t.Errorf("pending timers after Reset = %d, want 0", clk.Timers())
 	}
@@ -539,15 +540,15 @@ func TestAutoHalfOpenTimer(t *testing.T) {
 	}
 	// ForceOpen stops the timer too.
 	b.Trip()
-	recv(t, events, "closed→open")
+	testwait.Recv(t, events, "closed→open")
 	b.ForceOpen()
-	recv(t, events, "open→forced-open")
+	testwait.Recv(t, events, "open→forced-open")
 	clk.Advance(time.Hour)
 	if b.State() != ForcedOpen {
 		t.Errorf("state = %v, want forced-open", b.State())
 	}
 	b.Reset()
-	recv(t, events, "forced-open→closed")
+	testwait.Recv(t, events, "forced-open→closed")
 	select {
 	case tr := <-events:
 		t.Errorf("unexpected transition %v→%v", tr.From, tr.To)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func newFake() *clock.Fake { return clock.NewFake(time.Time{}) }
@@ -23,19 +24,6 @@ func mustNew(t testing.TB, c Config) *Bulkhead {
 		t.Fatalf("New(%+v): %v", c, err)
 	}
 	return b
-}
-
-// waitFor yields until cond holds: for states other goroutines reach
-// without waiting on the clock (queueing, finishing).
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
 }
 
 func TestNewValidation(t *testing.T) {
@@ -146,7 +134,7 @@ func queue(t *testing.T, b *Bulkhead, ctx context.Context) <-chan acquired {
 		p, err := b.Acquire(ctx)
 		ch <- acquired{p, err}
 	}()
-	waitFor(t, "the caller to queue", func() bool { return b.Snapshot().Queued == before+1 })
+	testwait.Spin(t, "the caller to queue", func() bool { return b.Snapshot().Queued == before+1 })
 	return ch
 }
 

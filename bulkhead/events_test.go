@@ -7,6 +7,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/internal/eventtest"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func TestBulkheadEvents(t *testing.T) {
@@ -84,7 +85,7 @@ func TestPoolEvents(t *testing.T) {
 	running := submit(p, ctx, 1)
 	<-g.started
 	queued := submit(p, ctx, 2)
-	waitFor(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
+	testwait.Spin(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
 	if _, err := p.Submit(ctx, 3); err != ErrBulkheadFull {
 		t.Fatalf("Submit to a full pool: %v", err)
 	}

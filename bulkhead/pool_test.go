@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 var _ io.Closer = (*Pool[int, int])(nil)
@@ -136,7 +137,7 @@ func TestPoolQueueFull(t *testing.T) {
 		var queued []<-chan submitted
 		for i := range queueSize {
 			queued = append(queued, submit(p, ctx, 2+i))
-			waitFor(t, "the job to queue", func() bool { return p.Snapshot().Queued == i+1 })
+			testwait.Spin(t, "the job to queue", func() bool { return p.Snapshot().Queued == i+1 })
 		}
 		if _, err := p.Submit(ctx, 99); err != ErrBulkheadFull {
 			t.Fatalf("QueueSize %d: Submit to a full pool: %v, want ErrBulkheadFull", queueSize, err)
@@ -185,7 +186,7 @@ func TestPoolWithdrawsQueuedJob(t *testing.T) {
 	<-g.started
 	ctx, cancel := context.WithCancel(context.Background())
 	withdrawn := submit(p, ctx, 2)
-	waitFor(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
+	testwait.Spin(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
 	cancel()
 	if r := <-withdrawn; r.err != context.Canceled {
 		t.Fatalf("withdrawn job: %+v, want context.Canceled", r)
@@ -290,9 +291,9 @@ func TestPoolClose(t *testing.T) {
 	running := submit(p, ctx, 1)
 	<-g.started
 	q1 := submit(p, ctx, 2)
-	waitFor(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
+	testwait.Spin(t, "the job to queue", func() bool { return p.Snapshot().Queued == 1 })
 	q2 := submit(p, ctx, 3)
-	waitFor(t, "the job to queue", func() bool { return p.Snapshot().Queued == 2 })
+	testwait.Spin(t, "the job to queue", func() bool { return p.Snapshot().Queued == 2 })
 
 	closed := make(chan struct{})
 	go func() {
@@ -361,7 +362,7 @@ func TestPoolCloseUnderLoad(t *testing.T) {
 			}
 		}()
 	}
-	waitFor(t, "some jobs to finish", func() bool { return ok.Load() > 50 })
+	testwait.Spin(t, "some jobs to finish", func() bool { return ok.Load() > 50 })
 	p.Close()
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()

@@ -19,6 +19,7 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fallback"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/retry"
 )
 
@@ -82,8 +83,8 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 			errs <- err
 		}()
 	}
-	recv(t, h.svc.entered, "first probe")
-	recv(t, h.svc.entered, "second probe")
+	testwait.Recv(t, h.svc.entered, "first probe")
+	testwait.Recv(t, h.svc.entered, "second probe")
 	_, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{})
 	wantRejected(t, err, fusebox.ErrOpen)
 	if got := h.svc.unary.Load(); got != 5 {
@@ -91,7 +92,7 @@ func TestBreakerOpensProbesAndCloses(t *testing.T) {
 	}
 	release()
 	for range 2 {
-		if err := recv(t, errs, "probe result"); err != nil {
+		if err := testwait.Recv(t, errs, "probe result"); err != nil {
 			t.Fatalf("probe: %v", err)
 		}
 	}
@@ -150,9 +151,9 @@ func TestCallerEndIsIgnored(t *testing.T) {
 		_, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{})
 		errs <- err
 	}()
-	recv(t, h.svc.entered, "the call at the server")
+	testwait.Recv(t, h.svc.entered, "the call at the server")
 	cancel()
-	wantCode(t, recv(t, errs, "canceled call"), codes.Canceled)
+	wantCode(t, testwait.Recv(t, errs, "canceled call"), codes.Canceled)
 
 	dctx, dcancel := context.WithTimeout(ctxT(t), 50*time.Millisecond)
 	defer dcancel()
@@ -230,7 +231,7 @@ func TestRetryThroughPipeline(t *testing.T) {
 			rc.BlockUntil(1)
 			rc.Advance(10 * time.Millisecond)
 		}
-		res := recv(t, done, "retried call")
+		res := testwait.Recv(t, done, "retried call")
 		return res.resp, res.err
 	}
 
@@ -386,11 +387,11 @@ func TestOtherRejections(t *testing.T) {
 		_, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{})
 		done <- err
 	}()
-	recv(t, h.svc.entered, "the first call at the server")
+	testwait.Recv(t, h.svc.entered, "the first call at the server")
 	_, err = h.client.UnaryCall(ctx, &testpb.SimpleRequest{})
 	wantRejected(t, err, fusebox.ErrBulkheadFull)
 	release()
-	if err := recv(t, done, "the first call"); err != nil {
+	if err := testwait.Recv(t, done, "the first call"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -418,11 +419,11 @@ func TestHedgeAttemptsGetOwnReplies(t *testing.T) {
 		resp, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{})
 		done <- result{resp, err}
 	}()
-	recv(t, h.svc.entered, "the first attempt at the server")
+	testwait.Recv(t, h.svc.entered, "the first attempt at the server")
 	h.svc.stopHolding() // the hedge, unlike the first attempt, answers at once
 	hc.BlockUntil(1)
 	hc.Advance(10 * time.Millisecond)
-	res := recv(t, done, "the hedged call")
+	res := testwait.Recv(t, done, "the hedged call")
 	if res.err != nil {
 		t.Fatalf("hedged call: %v", res.err)
 	}
@@ -483,18 +484,18 @@ func TestPipelineFuncPanic(t *testing.T) {
 		defer func() { panicked <- recover() }()
 		_, _ = c.lookup(ctx, "k")
 	}()
-	eventually(t, "the entry being built", func() bool { _, ok := c.entries.Load("k"); return ok })
+	testwait.Eventually(t, "the entry being built", func() bool { _, ok := c.entries.Load("k"); return ok })
 	waiter := make(chan error, 1)
 	go func() {
 		_, err := c.lookup(ctx, "k")
 		waiter <- err
 	}()
 	close(gate)
-	if v := recv(t, panicked, "the panic"); v != "bad config" {
+	if v := testwait.Recv(t, panicked, "the panic"); v != "bad config" {
 		t.Fatalf("recovered %v, want the PipelineFunc's panic", v)
 	}
 	// The waiter either saw the failed build or came late and built anew.
-	if err := recv(t, waiter, "the waiting RPC"); err != nil && status.Code(err) != codes.Internal {
+	if err := testwait.Recv(t, waiter, "the waiting RPC"); err != nil && status.Code(err) != codes.Internal {
 		t.Fatalf("waiting RPC: %v, want Internal or success", err)
 	}
 	if e, err := c.lookup(ctx, "k"); err != nil || e.p != nil {

@@ -308,33 +308,6 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-// recv receives from ch or fails the test after a generous timeout.
-func recv[T any](t testing.TB, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(10 * time.Second):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
-}
-
-// eventually polls cond until it holds, failing the test after a generous
-// timeout: for outcomes reported by another goroutine (the watch of a
-// caller's context), not for time to pass.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // wantCode fails the test unless err has status code want.
 func wantCode(t testing.TB, err error, want codes.Code) {
 	t.Helper()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 )
 
@@ -139,8 +140,8 @@ func TestServerConcurrencyLimitSheds(t *testing.T) {
 					admitted <- err
 				}()
 			}
-			recv(t, h.svc.entered, "first slow call")
-			recv(t, h.svc.entered, "second slow call")
+			testwait.Recv(t, h.svc.entered, "first slow call")
+			testwait.Recv(t, h.svc.entered, "second slow call")
 
 			// Load: 4 clients hammer the saturated method while the fast
 			// one is timed.
@@ -190,7 +191,7 @@ func TestServerConcurrencyLimitSheds(t *testing.T) {
 			}
 			release()
 			for range 2 {
-				if err := recv(t, admitted, "admitted slow call"); err != nil {
+				if err := testwait.Recv(t, admitted, "admitted slow call"); err != nil {
 					t.Fatalf("admitted slow call: %v", err)
 				}
 			}
@@ -215,7 +216,7 @@ func TestServerStreamHoldsSlot(t *testing.T) {
 	if _, err := first.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	recv(t, h.svc.entered, "the first stream held")
+	testwait.Recv(t, h.svc.entered, "the first stream held")
 	_, err := drain(mustStream(t, h, outputReq(1, codes.OK)))
 	wantCode(t, err, codes.ResourceExhausted)
 	release()
@@ -311,7 +312,7 @@ func TestServerSeesDeadline(t *testing.T) {
 	if _, err := h.client.UnaryCall(ctx, &testpb.SimpleRequest{}); err != nil {
 		t.Fatal(err)
 	}
-	got := recv(t, seen, "the handler's deadline")
+	got := testwait.Recv(t, seen, "the handler's deadline")
 	if !got.ok || got.t.After(want.Add(time.Second)) || got.t.Before(want.Add(-time.Second)) {
 		t.Fatalf("handler's deadline %v (set %v), want about %v", got.t, got.ok, want)
 	}

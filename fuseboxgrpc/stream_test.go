@@ -14,6 +14,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // outputReq asks StreamingOutputCall for n messages, then the status code
@@ -154,7 +155,7 @@ func TestStreamHoldsProbeForItsLife(t *testing.T) {
 	if _, err := probe.Recv(); err != nil {
 		t.Fatalf("probe's first message: %v", err)
 	}
-	recv(t, h.svc.entered, "the probe held at the server")
+	testwait.Recv(t, h.svc.entered, "the probe held at the server")
 	// The probe is established and has a message, but has not ended: its
 	// slot is still taken.
 	_, err = h.client.StreamingOutputCall(ctx, outputReq(1, codes.OK))
@@ -187,14 +188,14 @@ func TestStreamCallerCancelIgnored(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		recv(t, h.svc.entered, "the stream at the server")
+		testwait.Recv(t, h.svc.entered, "the stream at the server")
 		cancel()
 		if read {
 			_, err = drain(s)
 			wantCode(t, err, codes.Canceled)
 		}
 		want := uint64(i + 1)
-		eventually(t, "the canceled stream reported", func() bool { return b.Snapshot().Ignored == want })
+		testwait.Eventually(t, "the canceled stream reported", func() bool { return b.Snapshot().Ignored == want })
 	}
 	if snap := b.Snapshot(); snap.State != breaker.Closed || snap.Failures != 0 {
 		t.Fatalf("snapshot %+v: want closed, no failures", snap)

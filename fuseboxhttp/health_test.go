@@ -16,6 +16,7 @@ import (
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func newHealth(t testing.TB, c fuseboxhttp.HealthConfig) (*fuseboxhttp.Health, *clock.Fake) {
@@ -178,7 +179,7 @@ func TestHealthRunsChecksConcurrently(t *testing.T) {
 	mustAdd(t, h.AddReadiness("a", slow))
 	mustAdd(t, h.AddReadiness("b", slow))
 	var r fuseboxhttp.Report
-	within(t, "two concurrent checks", func() { r = h.Readiness(context.Background()) })
+	testwait.Within(t, "two concurrent checks", func() { r = h.Readiness(context.Background()) })
 	if !r.OK() {
 		t.Fatalf("%+v, want both checks to run at once and pass", r)
 	}
@@ -193,9 +194,9 @@ func TestHealthCheckTimeout(t *testing.T) {
 	}))
 	done := make(chan fuseboxhttp.Report, 1)
 	go func() { done <- h.Readiness(context.Background()) }()
-	within(t, "the check's timer", func() { fake.BlockUntil(1) })
+	testwait.Within(t, "the check's timer", func() { fake.BlockUntil(1) })
 	fake.Advance(2 * time.Second)
-	r := recv(t, done, "the probe")
+	r := testwait.Recv(t, done, "the probe")
 	if c := r.Checks["slow"]; r.OK() || c.Status != "fail" || !strings.Contains(c.Error, "timed out after 2s") || c.DurationMs != 2000 {
 		t.Fatalf("%+v, want a timeout after 2s", r)
 	}
@@ -217,10 +218,10 @@ func TestHealthStuckCheck(t *testing.T) {
 
 	done := make(chan fuseboxhttp.Report, 1)
 	go func() { done <- h.Readiness(context.Background()) }()
-	recv(t, started, "the check to start")
-	within(t, "the check's timer", func() { fake.BlockUntil(1) })
+	testwait.Recv(t, started, "the check to start")
+	testwait.Within(t, "the check's timer", func() { fake.BlockUntil(1) })
 	fake.Advance(3 * time.Second)
-	r := recv(t, done, "the probe")
+	r := testwait.Recv(t, done, "the probe")
 	if c := r.Checks["rude"]; c.Status != "fail" || !strings.Contains(c.Error, "timed out after 3s") {
 		t.Fatalf("%+v, want a timeout after 3s", r)
 	}
@@ -231,7 +232,7 @@ func TestHealthStuckCheck(t *testing.T) {
 		t.Fatalf("while stuck: %+v after %d runs, want a failure and no second run", c, runs.Load())
 	}
 	close(unblock)
-	eventually(t, "the check to run again once released", func() bool {
+	testwait.Eventually(t, "the check to run again once released", func() bool {
 		fake.Advance(time.Second)
 		return h.Readiness(context.Background()).OK()
 	})
@@ -411,7 +412,7 @@ func TestHealthConcurrentProbes(t *testing.T) {
 			}
 		})
 	}
-	eventually(t, "the probes to arrive", func() bool { return ts.requests.Load() == 10 })
+	testwait.Eventually(t, "the probes to arrive", func() bool { return ts.requests.Load() == 10 })
 	close(release)
 	wg.Wait()
 	if runs.Load() != 1 {

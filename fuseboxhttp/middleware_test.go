@@ -15,6 +15,7 @@ import (
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 )
 
@@ -82,7 +83,7 @@ func TestLoadShedder(t *testing.T) {
 		_, _, err := get(t, c, ts.URL+"/block")
 		blocked <- err
 	}()
-	recv(t, entered, "the blocking request")
+	testwait.Recv(t, entered, "the blocking request")
 
 	resp, body, err := get(t, c, ts.URL)
 	if err != nil {
@@ -95,7 +96,7 @@ func TestLoadShedder(t *testing.T) {
 		t.Fatalf("bulkhead %+v, want 1 rejected, 1 in flight", s)
 	}
 	close(release)
-	if err := recv(t, blocked, "the blocking request's end"); err != nil {
+	if err := testwait.Recv(t, blocked, "the blocking request's end"); err != nil {
 		t.Fatal(err)
 	}
 	resp, body, err = get(t, c, ts.URL)
@@ -149,7 +150,7 @@ func TestLoadShedderQueue(t *testing.T) {
 		}
 		first <- resp.StatusCode
 	}()
-	recv(t, entered, "the first request")
+	testwait.Recv(t, entered, "the first request")
 	second := make(chan int, 1)
 	go func() {
 		resp, _, err := get(t, c, ts.URL)
@@ -158,13 +159,13 @@ func TestLoadShedderQueue(t *testing.T) {
 		}
 		second <- resp.StatusCode
 	}()
-	within(t, "the queued request's timer", func() { fake.BlockUntil(1) })
+	testwait.Within(t, "the queued request's timer", func() { fake.BlockUntil(1) })
 	fake.Advance(time.Second)
-	if code := recv(t, second, "the queued request"); code != 503 {
+	if code := testwait.Recv(t, second, "the queued request"); code != 503 {
 		t.Fatalf("queued request after MaxWait: %d, want 503", code)
 	}
 	close(release)
-	if code := recv(t, first, "the first request"); code != 200 {
+	if code := testwait.Recv(t, first, "the first request"); code != 200 {
 		t.Fatalf("first request: %d, want 200", code)
 	}
 }
@@ -457,7 +458,7 @@ func TestRecover(t *testing.T) {
 	if err != nil || resp.StatusCode != 500 || strings.TrimSpace(body) != "Internal Server Error" || resp.Header.Get("Content-Type") == "application/json" {
 		t.Fatalf("panic before the headers: %v %q %v, want a plain 500", resp, body, err)
 	}
-	r := recv(t, reports, "the panic report")
+	r := testwait.Recv(t, reports, "the panic report")
 	if r.v != "before the headers" || !strings.Contains(r.stack, "goroutine") {
 		t.Fatalf("OnPanic(%v, stack %.40q), want the panic value and a stack", r.v, r.stack)
 	}
@@ -472,7 +473,7 @@ func TestRecover(t *testing.T) {
 	if err == nil {
 		t.Fatal("panic after the headers: the client read a whole response, want an error")
 	}
-	if r := recv(t, reports, "the second panic report"); r.v != "after the headers" {
+	if r := testwait.Recv(t, reports, "the second panic report"); r.v != "after the headers" {
 		t.Fatalf("OnPanic(%v), want the second panic", r.v)
 	}
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // shutdownRig is a real server on loopback with a /slow route that holds
@@ -80,7 +81,7 @@ func (rig *shutdownRig) status(t *testing.T, path string) (int, error) {
 
 func TestServeGracefulShutdown(t *testing.T) {
 	rig := startRig(t, fuseboxhttp.ShutdownConfig{DrainDelay: 5 * time.Second, ShutdownTimeout: time.Minute})
-	eventually(t, "the server to serve", func() bool { code, err := rig.status(t, "/readyz"); return err == nil && code == 200 })
+	testwait.Eventually(t, "the server to serve", func() bool { code, err := rig.status(t, "/readyz"); return err == nil && code == 200 })
 
 	type result struct {
 		body string
@@ -97,10 +98,10 @@ func TestServeGracefulShutdown(t *testing.T) {
 		resp.Body.Close()
 		inflight <- result{string(b), err}
 	}()
-	recv(t, rig.entered, "the in-flight request")
+	testwait.Recv(t, rig.entered, "the in-flight request")
 
 	rig.cancel() // SIGTERM
-	within(t, "the drain delay to start", func() { rig.fake.BlockUntil(1) })
+	testwait.Within(t, "the drain delay to start", func() { rig.fake.BlockUntil(1) })
 	// Draining: still serving, but not ready.
 	if code, err := rig.status(t, "/readyz"); err != nil || code != 503 {
 		t.Fatalf("/readyz while draining: %d %v, want 503", code, err)
@@ -113,7 +114,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 
 	rig.fake.Advance(5 * time.Second) // the drain delay ends: Shutdown
-	eventually(t, "new connections to be refused", func() bool {
+	testwait.Eventually(t, "new connections to be refused", func() bool {
 		_, err := net.DialTimeout("tcp", rig.addr, time.Second)
 		return err != nil
 	})
@@ -124,11 +125,11 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 
 	close(rig.release)
-	r := recv(t, inflight, "the in-flight request")
+	r := testwait.Recv(t, inflight, "the in-flight request")
 	if r.err != nil || r.body != "slow done" {
 		t.Fatalf("in-flight request: %q %v, want it to complete", r.body, r.err)
 	}
-	if err := recv(t, rig.served, "Serve"); err != nil {
+	if err := testwait.Recv(t, rig.served, "Serve"); err != nil {
 		t.Fatalf("Serve: %v, want nil after a clean shutdown", err)
 	}
 	if got := rig.closed.get(); fmt.Sprint(got) != "[exporter cache db]" {
@@ -149,15 +150,15 @@ func TestServeShutdownTimeout(t *testing.T) {
 		}
 		inflight <- err
 	}()
-	recv(t, rig.entered, "the in-flight request")
+	testwait.Recv(t, rig.entered, "the in-flight request")
 	rig.cancel()
-	within(t, "Shutdown's timer", func() { rig.fake.BlockUntil(1) })
+	testwait.Within(t, "Shutdown's timer", func() { rig.fake.BlockUntil(1) })
 	rig.fake.Advance(10 * time.Second)
-	err := recv(t, rig.served, "Serve")
+	err := testwait.Recv(t, rig.served, "Serve")
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ShutdownTimeout 10s") {
 		t.Fatalf("Serve: %v, want DeadlineExceeded after ShutdownTimeout", err)
 	}
-	if err := recv(t, inflight, "the cut-off request"); err == nil {
+	if err := testwait.Recv(t, inflight, "the cut-off request"); err == nil {
 		t.Fatal("the request cut off at the timeout succeeded")
 	}
 	close(rig.release)
@@ -203,7 +204,7 @@ func TestServeServerStopsByItself(t *testing.T) {
 			fuseboxhttp.CloserFunc(func() error { closed.add("x"); return nil }),
 		}})
 	}()
-	eventually(t, "the server to serve", func() bool {
+	testwait.Eventually(t, "the server to serve", func() bool {
 		c, err := net.Dial("tcp", ln.Addr().String())
 		if err == nil {
 			c.Close()
@@ -211,7 +212,7 @@ func TestServeServerStopsByItself(t *testing.T) {
 		return err == nil
 	})
 	srv.Close()
-	if err := recv(t, done, "Serve"); err != nil {
+	if err := testwait.Recv(t, done, "Serve"); err != nil {
 		t.Fatalf("Serve after srv.Close: %v, want nil (ErrServerClosed is no error)", err)
 	}
 	if len(closed.get()) != 1 {
@@ -266,7 +267,7 @@ func TestListenAndServe(t *testing.T) {
 		})
 	}()
 	cancel()
-	if err := recv(t, done, "ListenAndServe"); err != nil {
+	if err := testwait.Recv(t, done, "ListenAndServe"); err != nil {
 		t.Fatalf("ListenAndServe: %v", err)
 	}
 	if len(closed.get()) != 1 {

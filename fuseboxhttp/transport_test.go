@@ -20,6 +20,7 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fallback"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/retry"
 )
 
@@ -333,7 +334,7 @@ func TestRoundTripperHonorsRetryAfter(t *testing.T) {
 		resp, body, err := get(t, c, ts.URL)
 		done <- result{resp, body, err}
 	}()
-	within(t, "the retry's wait", func() { fake.BlockUntil(1) })
+	testwait.Within(t, "the retry's wait", func() { fake.BlockUntil(1) })
 	fake.Advance(6 * time.Second)
 	select {
 	case r := <-done:
@@ -344,7 +345,7 @@ func TestRoundTripperHonorsRetryAfter(t *testing.T) {
 		t.Fatalf("after 6s: %d timers, %d requests; want 1 timer still pending, 1 request", fake.Timers(), n.Load())
 	}
 	fake.Advance(time.Second)
-	r := recv(t, done, "the retried call")
+	r := testwait.Recv(t, done, "the retried call")
 	if r.err != nil || r.resp.StatusCode != 200 || r.body != "ok" {
 		t.Fatalf("retried call: %v %q %v, want 200 ok", r.resp, r.body, r.err)
 	}
@@ -410,7 +411,7 @@ func TestRoundTripperFailedAttemptsDoNotLeakConnections(t *testing.T) {
 			}
 		})
 	}
-	within(t, "40 calls over 4 connections", wg.Wait)
+	testwait.Within(t, "40 calls over 4 connections", wg.Wait)
 	if n := ts.conns.Load(); n > 4 {
 		t.Fatalf("%d connections, want at most 4", n)
 	}
@@ -523,7 +524,7 @@ func TestRoundTripperCallerCancellationIsIgnored(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, ts.URL, nil)
 	go func() {
-		recv(t, entered, "the request")
+		testwait.Recv(t, entered, "the request")
 		cancel()
 	}()
 	resp, _, err := do(t, c, req)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 const ms = int64(time.Millisecond)
@@ -27,19 +28,6 @@ func mustBucket(t testing.TB, c Config) *Bucket {
 		t.Fatalf("New(%+v): %v", c, err)
 	}
 	return b
-}
-
-// waitFor yields until cond holds: for states other goroutines reach
-// without waiting on the clock.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		runtime.Gosched()
-	}
 }
 
 func TestNewValidation(t *testing.T) {
@@ -401,10 +389,10 @@ func TestBucketAccuracyUnderContention(t *testing.T) {
 	drained := func() bool { return b.Tokens() < 1 }
 	hammer(16, func(int, int) (int, bool) { return 0, b.Allow() }, counts, func() {
 		for elapsed := time.Duration(0); elapsed < period; elapsed += step {
-			waitFor(t, "the bucket to drain", drained)
+			testwait.Spin(t, "the bucket to drain", drained)
 			clk.Advance(step)
 		}
-		waitFor(t, "the bucket to drain", drained)
+		testwait.Spin(t, "the bucket to drain", drained)
 	})
 	got := counts[0].Load()
 	upper := int64(rate*period.Seconds()) + burst

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func mustKeyed(t testing.TB, c KeyedConfig) *Keyed {
@@ -237,10 +238,10 @@ func TestKeyedAccuracyUnderContention(t *testing.T) {
 		return idx, k.Allow(keys[idx])
 	}, counts, func() {
 		for elapsed := time.Duration(0); elapsed < period; elapsed += step {
-			waitFor(t, "every bucket to drain", drained)
+			testwait.Spin(t, "every bucket to drain", drained)
 			clk.Advance(step)
 		}
-		waitFor(t, "every bucket to drain", drained)
+		testwait.Spin(t, "every bucket to drain", drained)
 	})
 	upper := int64(rate*period.Seconds()) + burst
 	for i, key := range keys {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func mustWindow(t testing.TB, c WindowConfig) *Window {
@@ -191,7 +192,7 @@ func TestWindowAccuracyUnderContention(t *testing.T) {
 		return 0, false
 	}, counts, func() {
 		for elapsed := time.Duration(0); elapsed < period; elapsed += step {
-			waitFor(t, "the window to fill", full)
+			testwait.Spin(t, "the window to fill", full)
 			clk.Advance(step)
 		}
 	})
