@@ -189,6 +189,54 @@ func TestSetResultTypeMismatch(t *testing.T) {
 	}
 }
 
+// countingCall is a Call of its own: it counts attempts and keeps the
+// value a fallback supplies.
+type countingCall struct {
+	attempts int
+	fail     int // attempts that fail before one succeeds
+	result   any
+}
+
+func (c *countingCall) Run(context.Context) error {
+	c.attempts++
+	if c.attempts <= c.fail {
+		return fmt.Errorf("attempt %d fails", c.attempts)
+	}
+	return nil
+}
+
+func (c *countingCall) SetResult(v any) error {
+	c.result = v
+	return nil
+}
+
+func TestRunCall(t *testing.T) {
+	p, _ := fusebox.New(retryTwice{})
+	c := &countingCall{fail: 1}
+	if err := p.RunCall(context.Background(), c); err != nil || c.attempts != 2 {
+		t.Fatalf("RunCall = %v after %d attempts; want nil after 2", err, c.attempts)
+	}
+
+	// A fallback's value reaches the Call's SetResult.
+	p, _ = fusebox.New(substitute{"cached"}, retryTwice{})
+	c = &countingCall{fail: 2}
+	if err := p.RunCall(context.Background(), c); err != nil || c.result != "cached" || c.attempts != 2 {
+		t.Fatalf("RunCall = %v, result %v after %d attempts; want nil, cached after 2", err, c.result, c.attempts)
+	}
+
+	if err := p.RunCall(context.Background(), nil); err == nil || !strings.Contains(err.Error(), "nil Call") {
+		t.Fatalf("RunCall(nil) = %v, want an error naming the nil Call", err)
+	}
+
+	// Running a Call of one's own allocates nothing.
+	p, _ = fusebox.New(passthrough{}, passthrough{})
+	ctx := context.Background()
+	c = &countingCall{}
+	if n := testing.AllocsPerRun(1000, func() { _ = p.RunCall(ctx, c) }); n != 0 {
+		t.Fatalf("RunCall allocates %v times per call, want 0", n)
+	}
+}
+
 type passthrough struct{}
 
 func (passthrough) Run(ctx context.Context, next fusebox.Next) error { return next.Run(ctx) }

@@ -23,23 +23,34 @@ type Policy interface {
 // the policy's Run returns.
 type Next struct {
 	policies []Policy
-	call     call
+	call     Call
 }
 
-// call is the caller's function behind a Next: a plain func for Run, a typed
-// holder of the result for Do.
-type call interface {
-	run(ctx context.Context) error
-	setResult(v any) error
+// Call is the caller's side of a pipeline run as one value: the function
+// the innermost policy calls, and the place a fallback's value goes. Run and
+// Do wrap a plain function in one; an integration that keeps each call's
+// state in an object of its own can make that object a Call and run it with
+// Pipeline.RunCall, which then allocates nothing more.
+//
+// Policies may run a Call several times, also concurrently (hedges), and
+// may call SetResult concurrently with a running attempt; both must be safe
+// for that.
+type Call interface {
+	// Run runs one attempt.
+	Run(ctx context.Context) error
+	// SetResult makes v the call's result in place of the attempts'
+	// results (a fallback's answer). It returns an error when v is not of
+	// the call's result type.
+	SetResult(v any) error
 }
 
-// funcCall adapts a plain function; converting it to the call interface does
-// not allocate, since a func value is a single pointer.
+// funcCall adapts a plain function; converting it to the Call interface
+// does not allocate, since a func value is a single pointer.
 type funcCall func(context.Context) error
 
-func (f funcCall) run(ctx context.Context) error { return f(ctx) }
+func (f funcCall) Run(ctx context.Context) error { return f(ctx) }
 
-func (f funcCall) setResult(v any) error {
+func (f funcCall) SetResult(v any) error {
 	if v == nil {
 		return nil
 	}
@@ -55,7 +66,7 @@ func NextFunc(fn func(context.Context) error) Next {
 // Run runs the rest of the pipeline with ctx.
 func (n Next) Run(ctx context.Context) error {
 	if len(n.policies) == 0 {
-		return n.call.run(ctx)
+		return n.call.Run(ctx)
 	}
 	return n.policies[0].Run(ctx, Next{policies: n.policies[1:], call: n.call})
 }
@@ -66,7 +77,7 @@ func (n Next) Run(ctx context.Context) error {
 // call was started with Run and returns no result (then only a nil v is
 // accepted).
 func (n Next) SetResult(v any) error {
-	return n.call.setResult(v)
+	return n.call.SetResult(v)
 }
 
 // Pipeline is a fixed chain of policies around a call. The first policy is
@@ -115,6 +126,15 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 	return Next{policies: p.policies, call: funcCall(fn)}.Run(ctx)
 }
 
+// RunCall runs c through every policy of the pipeline, like Run, for a
+// caller that implements Call itself.
+func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
+	if c == nil {
+		return errNilCall
+	}
+	return Next{policies: p.policies, call: c}.Run(ctx)
+}
+
 // Do calls fn through every policy of p and returns its value. When policies
 // run fn several times (retries, hedges) the value of the attempt that
 // succeeded is returned; a fallback may supply the value instead. Do
@@ -145,7 +165,7 @@ type typedCall[T any] struct {
 	fixd bool // a fallback set the value; attempts no longer change it
 }
 
-func (c *typedCall[T]) run(ctx context.Context) error {
+func (c *typedCall[T]) Run(ctx context.Context) error {
 	v, err := c.fn(ctx)
 	c.mu.Lock()
 	if !c.won && !c.fixd {
@@ -156,7 +176,7 @@ func (c *typedCall[T]) run(ctx context.Context) error {
 	return err
 }
 
-func (c *typedCall[T]) setResult(v any) error {
+func (c *typedCall[T]) SetResult(v any) error {
 	var t T
 	if v != nil {
 		tv, ok := v.(T)
@@ -175,3 +195,6 @@ func (c *typedCall[T]) setResult(v any) error {
 // errNilFunc guards against a nil function: better a clear error than a nil
 // dereference deep inside a policy.
 var errNilFunc = errors.New("fusebox: nil function")
+
+// errNilCall is RunCall's errNilFunc.
+var errNilCall = errors.New("fusebox: nil Call")

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,6 +19,15 @@ import (
 // and a retry per host (BenchmarkHTTPClient), and to a bare handler and the
 // same handler behind the server middleware chain (BenchmarkHTTPServer).
 // Compare the sub-benchmarks of one run: the ratio is the overhead.
+//
+// On a busy two-core machine, sub-benchmarks that run one after the other
+// see different machines: their ratio drifts by ±10 % from run to run. The
+// Paired benchmarks remove that drift: each goroutine alternates one
+// request of each side, so both sides share every moment of the run, and
+// the benchmark reports each side's mean time per request and the
+// overhead, (with − bare) / bare in percent. At a fixed number of
+// goroutines a request's mean time is the inverse of the throughput per
+// goroutine, so the overhead is the throughput ratio's too.
 
 var okBody = []byte(`{"ok":true}`)
 
@@ -103,4 +113,111 @@ func BenchmarkHTTPServer(b *testing.B) {
 			benchGet(b, &http.Client{Transport: tr}, srv.URL)
 		})
 	}
+}
+
+// pairedGet alternates GETs of urlA with a and urlB with b on every
+// goroutine of the benchmark and reports both sides' mean time per request
+// and the overhead of b over a.
+func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB string) {
+	var nsA, nsB atomic.Int64
+	get := func(c *http.Client, url string) (time.Duration, bool) {
+		start := time.Now()
+		resp, err := c.Get(url)
+		if err != nil {
+			b.Error(err)
+			return 0, false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Errorf("status %d", resp.StatusCode)
+			return 0, false
+		}
+		return time.Since(start), true
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var sumA, sumB time.Duration
+		// Which side goes first alternates too, so neither always
+		// follows the other.
+		for i := 0; pb.Next(); i++ {
+			first, second := a, c
+			u1, u2 := urlA, urlB
+			if i%2 == 1 {
+				first, second, u1, u2 = c, a, urlB, urlA
+			}
+			d1, ok := get(first, u1)
+			if !ok {
+				return
+			}
+			d2, ok := get(second, u2)
+			if !ok {
+				return
+			}
+			if i%2 == 1 {
+				d1, d2 = d2, d1
+			}
+			sumA += d1
+			sumB += d2
+		}
+		nsA.Add(int64(sumA))
+		nsB.Add(int64(sumB))
+	})
+	n := float64(b.N)
+	ma, mb := float64(nsA.Load())/n, float64(nsB.Load())/n
+	b.ReportMetric(ma, "bare-ns/req")
+	b.ReportMetric(mb, "fusebox-ns/req")
+	b.ReportMetric((mb-ma)/ma*100, "overhead-%")
+}
+
+// BenchmarkHTTPClientPaired: a bare http.Transport against fuseboxhttp's
+// RoundTripper (a breaker and a retry per host) over its own http.Transport,
+// both to one loopback server, one request of each in turn.
+func BenchmarkHTTPClientPaired(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	bare, wrapped := newTransport(), newTransport()
+	defer bare.CloseIdleConnections()
+	defer wrapped.CloseIdleConnections()
+	rt, err := fuseboxhttp.NewRoundTripper(wrapped, fuseboxhttp.WithPipeline(func(host string) (*fusebox.Pipeline, error) {
+		br, err := breaker.New(breaker.Config{Name: host})
+		if err != nil {
+			return nil, err
+		}
+		r, err := retry.New(retry.Config{})
+		if err != nil {
+			return nil, err
+		}
+		return fusebox.New(br, r)
+	}))
+	if err != nil {
+		b.Fatal(err)
+	}
+	pairedGet(b, &http.Client{Transport: bare}, srv.URL, &http.Client{Transport: rt}, srv.URL)
+}
+
+// BenchmarkHTTPServerPaired: a bare handler against the same handler behind
+// Chain(Recover, LoadShedder, Deadline), each on its own loopback server,
+// one request of each in turn over one transport.
+func BenchmarkHTTPServerPaired(b *testing.B) {
+	shed, err := fuseboxhttp.LoadShedder(fuseboxhttp.LoadShedderConfig{MaxConcurrent: 1024})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recov, err := fuseboxhttp.Recover(fuseboxhttp.RecoverConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	deadline, err := fuseboxhttp.Deadline(fuseboxhttp.DeadlineConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	bare := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer bare.Close()
+	wrapped := httptest.NewServer(fuseboxhttp.Chain(recov, shed, deadline)(http.HandlerFunc(okHandler)))
+	defer wrapped.Close()
+	tr := newTransport()
+	defer tr.CloseIdleConnections()
+	c := &http.Client{Transport: tr}
+	pairedGet(b, c, bare.URL, c, wrapped.URL)
 }

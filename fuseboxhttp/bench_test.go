@@ -70,6 +70,51 @@ func BenchmarkRoundTripperOverhead(b *testing.B) {
 	}
 }
 
+// breakerRetry is the pipeline factory of the overhead benchmarks: a
+// default breaker and a default retry per key.
+func breakerRetry(string) (*fusebox.Pipeline, error) {
+	br, err := breaker.New(breaker.Config{})
+	if err != nil {
+		return nil, err
+	}
+	rp, err := retry.New(retry.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return fusebox.New(br, rp)
+}
+
+// BenchmarkRoundTripperAddedCost measures what the RoundTripper adds to a
+// request without a network: the base transport answers from memory, so
+// the difference between the two sub-benchmarks is the RoundTripper's own
+// time and allocations per request (key lookup, pipeline, classification,
+// reading the short body ahead).
+func BenchmarkRoundTripperAddedCost(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		rt   http.RoundTripper
+	}{
+		{"bare", answeringRT{}},
+		{"breaker+retry", mustRT(b, answeringRT{}, fuseboxhttp.WithPipeline(breakerRetry))},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			req, err := http.NewRequest(http.MethodGet, "http://api.example.com/items", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, err := tc.rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		})
+	}
+}
+
 // BenchmarkMiddleware compares a bare handler with the same handler behind
 // Recover, LoadShedder, Deadline and RateLimiter, served in memory so that
 // only the middleware's cost shows.

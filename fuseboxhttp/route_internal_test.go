@@ -1,6 +1,7 @@
 package fuseboxhttp
 
 import (
+	"context"
 	"net/http"
 	"testing"
 )
@@ -100,6 +101,34 @@ func TestParseBudget(t *testing.T) {
 		}
 		if !ok || d.Milliseconds() != tt.want {
 			t.Errorf("parseBudget(%q) = %v, %v; want %dms", tt.in, d, ok, tt.want)
+		}
+	}
+}
+
+// uncomparableCtx is a context of a type == cannot compare.
+type uncomparableCtx struct {
+	context.Context
+	tags []string
+}
+
+func TestSameContext(t *testing.T) {
+	bg := context.Background()
+	ctx, cancel := context.WithCancel(bg)
+	defer cancel()
+	a := uncomparableCtx{Context: bg, tags: []string{"a"}}
+	b := uncomparableCtx{Context: bg, tags: []string{"a"}}
+	for _, tc := range []struct {
+		name string
+		x, y context.Context
+		want bool
+	}{
+		{"same", ctx, ctx, true},
+		{"derived", bg, ctx, false},
+		{"uncomparable type", a, b, false},
+		{"uncomparable and other", a, bg, false},
+	} {
+		if got := sameContext(tc.x, tc.y); got != tc.want {
+			t.Errorf("%s: sameContext = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -67,6 +67,57 @@ type transport struct {
 	o     options
 	empty *fusebox.Pipeline // the pipeline of every key without a factory
 	pipes sync.Map          // key → *pipeEntry
+	// hosts caches, for the default key, the pipelines of each URL host
+	// as written in requests (raw host → *hostPipes), so that finding a
+	// known host's pipeline builds no key string.
+	hosts sync.Map
+}
+
+// hostPipes are the pipelines of one raw URL host, by scheme.
+type hostPipes struct {
+	http, https atomic.Pointer[fusebox.Pipeline]
+}
+
+// of returns the pipeline slot for scheme, or nil for a scheme it does not
+// cache.
+func (h *hostPipes) of(scheme string) *atomic.Pointer[fusebox.Pipeline] {
+	switch scheme {
+	case "http":
+		return &h.http
+	case "https":
+		return &h.https
+	}
+	return nil
+}
+
+// pipelineFor returns req's pipeline.
+func (t *transport) pipelineFor(req *http.Request) (*fusebox.Pipeline, error) {
+	if t.o.factory == nil {
+		return t.empty, nil
+	}
+	if t.o.keyFuncSet || t.o.routesSet {
+		return t.pipeline(t.o.keyFunc(req))
+	}
+	host := req.URL.Host
+	if host == "" {
+		host = req.Host
+	}
+	if v, ok := t.hosts.Load(host); ok {
+		if slot := v.(*hostPipes).of(req.URL.Scheme); slot != nil {
+			if p := slot.Load(); p != nil {
+				return p, nil
+			}
+		}
+	}
+	p, err := t.pipeline(hostKey(req))
+	if err != nil {
+		return nil, err
+	}
+	if req.URL.Scheme == "http" || req.URL.Scheme == "https" {
+		v, _ := t.hosts.LoadOrStore(host, &hostPipes{})
+		v.(*hostPipes).of(req.URL.Scheme).Store(p)
+	}
+	return p, nil
 }
 
 // pipeEntry is one key's pipeline, built once.
@@ -133,7 +184,7 @@ func (t *transport) CloseIdleConnections() {
 
 // RoundTrip runs req through its key's pipeline.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	p, err := t.pipeline(t.o.keyFunc(req))
+	p, err := t.pipelineFor(req)
 	if err != nil {
 		closeRequestBody(req)
 		return nil, err
@@ -141,8 +192,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	c := &call{t: t, req: req}
 	c.resps = c.first[:0]
 	c.retryable = t.idempotent(req) && (!hasBody(req) || req.GetBody != nil)
-	resp, err := fusebox.Do(req.Context(), p, c.attempt)
-	return c.finish(req.Context(), resp, err)
+	err = p.RunCall(req.Context(), c)
+	return c.finish(req.Context(), err)
 }
 
 // idempotent reports whether req may be sent more than once.
@@ -179,6 +230,12 @@ type call struct {
 	mu    sync.Mutex
 	resps []tracked // responses of finished attempts not yet released
 	done  bool      // finish ran: late responses are closed at once
+	// result is the call's response so far: the first successful
+	// attempt's, until then the latest attempt's; a fallback's once
+	// fixed is set.
+	result *http.Response
+	won    bool // an attempt succeeded: result no longer changes
+	fixed  bool // a fallback set result
 	// first backs resps for the common single attempt, so tracking it
 	// allocates nothing.
 	first [1]tracked
@@ -190,7 +247,38 @@ type tracked struct {
 	failed bool // its status is a failure status
 }
 
-// attempt is one base.RoundTrip: the function the pipeline runs.
+// Run implements fusebox.Call: one attempt, whose response becomes the
+// call's result unless an earlier attempt succeeded or a fallback answered.
+func (c *call) Run(ctx context.Context) error {
+	resp, err := c.attempt(ctx)
+	c.mu.Lock()
+	if !c.won && !c.fixed {
+		c.result = resp
+		c.won = err == nil
+	}
+	c.mu.Unlock()
+	return err
+}
+
+// SetResult implements fusebox.Call: a fallback's response (nil or an
+// *http.Response) replaces the attempts'.
+func (c *call) SetResult(v any) error {
+	var resp *http.Response
+	if v != nil {
+		r, ok := v.(*http.Response)
+		if !ok {
+			return fmt.Errorf("fuseboxhttp: fallback result of type %T is not an *http.Response", v)
+		}
+		resp = r
+	}
+	c.mu.Lock()
+	c.result = resp
+	c.fixed = true
+	c.mu.Unlock()
+	return nil
+}
+
+// attempt is one base.RoundTrip: what Run does.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	n := c.attempts.Add(1)
 	// A failed response of an earlier attempt can no longer be the call's
@@ -209,10 +297,15 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 		}
 		body = b
 	}
-	r := req.WithContext(ctx)
-	r.Body = body
-	if h := c.t.o.deadlineHeader; h != "" {
-		if dl, ok := ctx.Deadline(); ok {
+	dl, hasDeadline := ctx.Deadline()
+	h := c.t.o.deadlineHeader
+	r := req
+	// The request goes out as it came, without a copy, unless the
+	// attempt changes its context, body or headers.
+	if body != req.Body || (hasDeadline && h != "") || !sameContext(ctx, req.Context()) {
+		r = req.WithContext(ctx)
+		r.Body = body
+		if hasDeadline && h != "" {
 			ms := dl.Sub(c.t.o.clock.Now()).Milliseconds()
 			r.Header = req.Header.Clone()
 			if r.Header == nil {
@@ -293,9 +386,10 @@ func (c *call) releaseFailed() {
 
 // finish turns the pipeline's result into RoundTrip's and releases every
 // response that is not handed to the caller.
-func (c *call) finish(ctx context.Context, v *http.Response, err error) (*http.Response, error) {
+func (c *call) finish(ctx context.Context, err error) (*http.Response, error) {
 	c.mu.Lock()
 	c.done = true
+	v := c.result
 	resps := c.resps
 	c.resps = nil
 	c.mu.Unlock()
@@ -327,6 +421,14 @@ func (c *call) finish(ctx context.Context, v *http.Response, err error) (*http.R
 		closeRequestBody(c.req)
 	}
 	return out, err
+}
+
+// sameContext reports whether a and b are the same context. Comparing two
+// interface values of one non-comparable dynamic type panics; such
+// contexts are never the same.
+func sameContext(a, b context.Context) (same bool) {
+	defer func() { _ = recover() }()
+	return a == b
 }
 
 // interrupted reports whether err says the call was cut short rather than
