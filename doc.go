@@ -8,8 +8,15 @@
 // [Policy]. A [Pipeline] is built once from policies, outermost first, and
 // then run for every call:
 //
-//	p := fusebox.New(bulkheadPolicy, breakerPolicy, retryPolicy)
-//	err := p.Run(ctx, func(ctx context.Context) error { return callDependency(ctx) })
+//	p, err := fusebox.New(bulkheadPolicy, breakerPolicy, retryPolicy)
+//	...
+//	err = p.Run(ctx, func(ctx context.Context) error { return callDependency(ctx) })
+//
+// [Do] runs a function that returns a value as well
+// (user, err := fusebox.Do(ctx, p, fetchUser)) and carries a fallback's
+// value back to the caller. An integration that keeps each call's state in
+// an object of its own (fuseboxhttp's RoundTripper does) makes it a [Call]
+// and runs it with [Pipeline.RunCall], which allocates nothing more.
 //
 // Every policy judges the result of a call through the same outcome model: a
 // [Classifier] maps an error to [Success], [Failure] or [Ignored], and
