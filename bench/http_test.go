@@ -115,14 +115,22 @@ func BenchmarkHTTPServer(b *testing.B) {
 	}
 }
 
-// pairedGet alternates GETs of urlA with a and urlB with b on every
-// goroutine of the benchmark and reports both sides' mean time per request
-// and the overhead of b over a.
-func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB string) {
+// pairedGet alternates GETs of urlA with a and urlB with c, both carrying
+// header, on every goroutine of the benchmark and reports both sides' mean
+// time per request and the overhead of the second side over the first.
+func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB string, header http.Header) {
 	var nsA, nsB atomic.Int64
 	get := func(c *http.Client, url string) (time.Duration, bool) {
 		start := time.Now()
-		resp, err := c.Get(url)
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			b.Error(err)
+			return 0, false
+		}
+		for k, v := range header {
+			req.Header[k] = v
+		}
+		resp, err := c.Do(req)
 		if err != nil {
 			b.Error(err)
 			return 0, false
@@ -193,12 +201,14 @@ func BenchmarkHTTPClientPaired(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pairedGet(b, &http.Client{Transport: bare}, srv.URL, &http.Client{Transport: rt}, srv.URL)
+	pairedGet(b, &http.Client{Transport: bare}, srv.URL, &http.Client{Transport: rt}, srv.URL, nil)
 }
 
 // BenchmarkHTTPServerPaired: a bare handler against the same handler behind
 // Chain(Recover, LoadShedder, Deadline), each on its own loopback server,
-// one request of each in turn over one transport.
+// one request of each in turn over one transport. Every request carries a
+// deadline header, as a fuseboxhttp client sends it, so that Deadline gives
+// the handler a deadline.
 func BenchmarkHTTPServerPaired(b *testing.B) {
 	shed, err := fuseboxhttp.LoadShedder(fuseboxhttp.LoadShedderConfig{MaxConcurrent: 1024})
 	if err != nil {
@@ -219,5 +229,5 @@ func BenchmarkHTTPServerPaired(b *testing.B) {
 	tr := newTransport()
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr}
-	pairedGet(b, c, bare.URL, c, wrapped.URL)
+	pairedGet(b, c, bare.URL, c, wrapped.URL, http.Header{fuseboxhttp.DefaultDeadlineHeader: {"5000"}})
 }

@@ -1,7 +1,6 @@
 package fuseboxhttp
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/ratelimit"
+	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // Middleware wraps a handler. The constructors of this package return
@@ -275,6 +275,9 @@ type DeadlineConfig struct {
 	// and no deadline for requests without the header. Negative values are
 	// an error.
 	Max time.Duration `json:"max" yaml:"max"`
+	// Clock times the deadlines; nil means the real clock, read through
+	// its coarse clock (millisecond precision).
+	Clock clock.Clock `json:"-" yaml:"-"`
 }
 
 // Deadline returns middleware that propagates a client's deadline: it reads
@@ -287,6 +290,11 @@ type DeadlineConfig struct {
 // A malformed header (not a non-negative integer, or too large) is ignored,
 // as if absent, rather than answered with 400: the header is advice from a
 // client, and a request should not fail over it.
+//
+// The handler's context is timeout.NewContext's: its deadline is read from
+// a coarse clock, and no timer runs until the handler waits on Done (an
+// outgoing call with the context does), so a handler that never waits pays
+// for neither a timer nor a registration with the connection's context.
 func Deadline(c DeadlineConfig) (Middleware, error) {
 	if c.Max < 0 {
 		return nil, fmt.Errorf("fuseboxhttp: DeadlineConfig.Max %v out of range: want 0 (no cap) or more", c.Max)
@@ -300,6 +308,7 @@ func Deadline(c DeadlineConfig) (Middleware, error) {
 	}
 	header = http.CanonicalHeaderKey(header)
 	maxBudget := c.Max
+	clk := c.Clock
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			budget, ok := parseBudget(r.Header.Get(header))
@@ -313,7 +322,7 @@ func Deadline(c DeadlineConfig) (Middleware, error) {
 				next.ServeHTTP(w, r)
 				return
 			}
-			ctx, cancel := context.WithTimeout(r.Context(), budget)
+			ctx, cancel := timeout.NewContext(r.Context(), budget, clk)
 			defer cancel()
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})

@@ -403,6 +403,36 @@ func TestDeadlineZeroBudget(t *testing.T) {
 	}
 }
 
+// On a fake clock: the handler's context ends exactly when the budget is
+// spent, with DeadlineExceeded, and not before.
+func TestDeadlineFakeClock(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	m := must(t)(fuseboxhttp.Deadline(fuseboxhttp.DeadlineConfig{Clock: fake}))
+	handlerCtx := make(chan context.Context)
+	h := m(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := r.Context().Done() // arms the deadline's timer
+		handlerCtx <- r.Context()
+		<-done
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set(fuseboxhttp.DefaultDeadlineHeader, "250")
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}()
+	ctx := <-handlerCtx
+	fake.Advance(249 * time.Millisecond)
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("handler's context ended (%v) before its 250ms budget", err)
+	}
+	fake.Advance(time.Millisecond)
+	<-served // the handler returned: Done closed at the deadline
+	if err := ctx.Err(); err != context.DeadlineExceeded {
+		t.Fatalf("handler's context ended with %v, want DeadlineExceeded", err)
+	}
+}
+
 // End to end: the client's deadline crosses the wire through the
 // RoundTripper's header and bounds the server's handler.
 func TestDeadlinePropagation(t *testing.T) {

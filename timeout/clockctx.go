@@ -53,6 +53,9 @@ type clockCtx struct {
 	// policy's Run is done with the context. Both require mu.
 	holds    int
 	finished bool
+	// standalone: made by NewContext, not by a policy's Run. Hold does
+	// not see it; its CancelFunc releases it at once.
+	standalone bool
 }
 
 func newClockCtx(parent context.Context, clk *clock.Coarse, dl int64) *clockCtx {
@@ -170,6 +173,9 @@ func (c *clockCtx) Err() error {
 
 func (c *clockCtx) Value(key any) any {
 	if _, ok := key.(holdKey); ok {
+		if c.standalone {
+			return c.parent.Value(key)
+		}
 		return c
 	}
 	c.poll()

@@ -1,0 +1,38 @@
+package timeout
+
+import (
+	"context"
+	"time"
+
+	"github.com/fusebox-go/fusebox/clock"
+)
+
+// NewContext returns a copy of parent that ends d from now, like
+// context.WithTimeoutCause(parent, d, ErrTimeout), made the cheap way the
+// policy makes its per-call contexts:
+//
+//   - Time is read from clk's coarse clock (clock.Cached; nil means the
+//     real clock), so the deadline has that clock's precision, a
+//     millisecond by default, and checking it costs an atomic load.
+//   - No timer runs and nothing is registered with parent until someone
+//     waits: on the first Done, or when a context is derived from it with
+//     context.WithCancel and the like. A context that is only polled with
+//     Err, or never looked at, costs one allocation.
+//
+// Err is context.DeadlineExceeded once the deadline passed and
+// context.Cause is ErrTimeout; when parent ends first, Err and Cause are
+// parent's. When parent's deadline is no later than d from now, the copy
+// keeps parent's deadline, as context.WithTimeout does. Call cancel as soon
+// as the work is done, as with context.WithTimeout: it stops the timer, if
+// one runs, and ends the context with context.Canceled.
+//
+// fuseboxhttp's Deadline middleware gives handlers such a context.
+func NewContext(parent context.Context, d time.Duration, clk clock.Clock) (ctx context.Context, cancel context.CancelFunc) {
+	coarse := clock.Cached(clk)
+	if dl, ok := parent.Deadline(); ok && !dl.After(coarse.Now().Add(d)) {
+		return context.WithCancel(parent)
+	}
+	c := newClockCtx(parent, coarse, coarse.Nanotime()+int64(d))
+	c.standalone = true
+	return c, c.release
+}
