@@ -56,36 +56,23 @@ func newTransport() *http.Transport {
 	return &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute}
 }
 
-func BenchmarkHTTPClient(b *testing.B) {
-	srv := httptest.NewServer(http.HandlerFunc(okHandler))
-	defer srv.Close()
-	b.Run("bare", func(b *testing.B) {
-		tr := newTransport()
-		defer tr.CloseIdleConnections()
-		benchGet(b, &http.Client{Transport: tr}, srv.URL)
-	})
-	b.Run("fusebox", func(b *testing.B) {
-		tr := newTransport()
-		defer tr.CloseIdleConnections()
-		rt, err := fuseboxhttp.NewRoundTripper(tr, fuseboxhttp.WithPipeline(func(host string) (*fusebox.Pipeline, error) {
-			br, err := breaker.New(breaker.Config{Name: host})
-			if err != nil {
-				return nil, err
-			}
-			r, err := retry.New(retry.Config{})
-			if err != nil {
-				return nil, err
-			}
-			return fusebox.New(br, r)
-		}))
-		if err != nil {
-			b.Fatal(err)
-		}
-		benchGet(b, &http.Client{Transport: rt}, srv.URL)
-	})
+// breakerRetry is the client benchmarks' pipeline factory: a default
+// breaker and a default retry per host.
+func breakerRetry(host string) (*fusebox.Pipeline, error) {
+	br, err := breaker.New(breaker.Config{Name: host})
+	if err != nil {
+		return nil, err
+	}
+	r, err := retry.New(retry.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return fusebox.New(br, r)
 }
 
-func BenchmarkHTTPServer(b *testing.B) {
+// serverChain is the server benchmarks' middleware: Recover, LoadShedder
+// and Deadline.
+func serverChain(b *testing.B) fuseboxhttp.Middleware {
 	shed, err := fuseboxhttp.LoadShedder(fuseboxhttp.LoadShedderConfig{MaxConcurrent: 1024})
 	if err != nil {
 		b.Fatal(err)
@@ -98,12 +85,36 @@ func BenchmarkHTTPServer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return fuseboxhttp.Chain(recov, shed, deadline)
+}
+
+func BenchmarkHTTPClient(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(okHandler))
+	defer srv.Close()
+	b.Run("bare", func(b *testing.B) {
+		tr := newTransport()
+		defer tr.CloseIdleConnections()
+		benchGet(b, &http.Client{Transport: tr}, srv.URL)
+	})
+	b.Run("fusebox", func(b *testing.B) {
+		tr := newTransport()
+		defer tr.CloseIdleConnections()
+		rt, err := fuseboxhttp.NewRoundTripper(tr, fuseboxhttp.WithPipeline(breakerRetry))
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchGet(b, &http.Client{Transport: rt}, srv.URL)
+	})
+}
+
+func BenchmarkHTTPServer(b *testing.B) {
+	mw := serverChain(b)
 	for _, s := range []struct {
 		name string
 		h    http.Handler
 	}{
 		{"bare", http.HandlerFunc(okHandler)},
-		{"middleware", fuseboxhttp.Chain(recov, shed, deadline)(http.HandlerFunc(okHandler))},
+		{"middleware", mw(http.HandlerFunc(okHandler))},
 	} {
 		b.Run(s.name, func(b *testing.B) {
 			srv := httptest.NewServer(s.h)
@@ -187,17 +198,7 @@ func BenchmarkHTTPClientPaired(b *testing.B) {
 	bare, wrapped := newTransport(), newTransport()
 	defer bare.CloseIdleConnections()
 	defer wrapped.CloseIdleConnections()
-	rt, err := fuseboxhttp.NewRoundTripper(wrapped, fuseboxhttp.WithPipeline(func(host string) (*fusebox.Pipeline, error) {
-		br, err := breaker.New(breaker.Config{Name: host})
-		if err != nil {
-			return nil, err
-		}
-		r, err := retry.New(retry.Config{})
-		if err != nil {
-			return nil, err
-		}
-		return fusebox.New(br, r)
-	}))
+	rt, err := fuseboxhttp.NewRoundTripper(wrapped, fuseboxhttp.WithPipeline(breakerRetry))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -210,21 +211,10 @@ func BenchmarkHTTPClientPaired(b *testing.B) {
 // deadline header, as a fuseboxhttp client sends it, so that Deadline gives
 // the handler a deadline.
 func BenchmarkHTTPServerPaired(b *testing.B) {
-	shed, err := fuseboxhttp.LoadShedder(fuseboxhttp.LoadShedderConfig{MaxConcurrent: 1024})
-	if err != nil {
-		b.Fatal(err)
-	}
-	recov, err := fuseboxhttp.Recover(fuseboxhttp.RecoverConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	deadline, err := fuseboxhttp.Deadline(fuseboxhttp.DeadlineConfig{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	mw := serverChain(b)
 	bare := httptest.NewServer(http.HandlerFunc(okHandler))
 	defer bare.Close()
-	wrapped := httptest.NewServer(fuseboxhttp.Chain(recov, shed, deadline)(http.HandlerFunc(okHandler)))
+	wrapped := httptest.NewServer(mw(http.HandlerFunc(okHandler)))
 	defer wrapped.Close()
 	tr := newTransport()
 	defer tr.CloseIdleConnections()

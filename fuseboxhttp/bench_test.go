@@ -18,17 +18,6 @@ import (
 // request, next to a real round trip.
 func BenchmarkRoundTripperOverhead(b *testing.B) {
 	ts := newTestServer(b, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })
-	newPipeline := func(string) (*fusebox.Pipeline, error) {
-		br, err := breaker.New(breaker.Config{})
-		if err != nil {
-			return nil, err
-		}
-		rp, err := retry.New(retry.Config{})
-		if err != nil {
-			return nil, err
-		}
-		return fusebox.New(br, rp)
-	}
 	cases := []struct {
 		name string
 		rt   func(base http.RoundTripper) http.RoundTripper
@@ -36,7 +25,7 @@ func BenchmarkRoundTripperOverhead(b *testing.B) {
 		{"bare", func(base http.RoundTripper) http.RoundTripper { return base }},
 		{"empty pipeline", func(base http.RoundTripper) http.RoundTripper { return mustRT(b, base) }},
 		{"breaker+retry", func(base http.RoundTripper) http.RoundTripper {
-			return mustRT(b, base, fuseboxhttp.WithPipeline(newPipeline))
+			return mustRT(b, base, fuseboxhttp.WithPipeline(breakerRetry))
 		}},
 	}
 	for _, tc := range cases {
