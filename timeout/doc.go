@@ -23,6 +23,11 @@
 //
 //	fallback → deadline → bulkhead → breaker → retry → timeout → hedge → fn
 //
+// The policy's deadline contexts are cheap: time comes from a coarse clock
+// and no timer is armed until someone waits on Done. [NewContext] makes the
+// same kind of context outside a policy, in place of context.WithTimeout on
+// a hot path (fuseboxhttp's Deadline middleware uses it for every request).
+//
 // Given a [fusebox.Events] bus (Config.Events), the policy publishes an
 // EventTimeout, with the timeout as Delay, for each call its own deadline
 // ended; the caller's deadline publishes nothing.
