@@ -461,15 +461,6 @@ func (b *Breaker) reject(err *OpenError) error {
 	return err
 }
 
-// rejectOpenEvent is the open state's rejection when events are on.
-func (b *Breaker) rejectOpenEvent() error {
-	e := b.openErr.Load()
-	if b.events.Enabled() {
-		b.publishRejection(e)
-	}
-	return e
-}
-
 func (b *Breaker) publishRejection(err *OpenError) {
 	b.events.Publish(fusebox.Event{
 		Kind: fusebox.EventRejected, Policy: "breaker", Name: b.s.name, At: b.s.clock.Now(),
@@ -537,16 +528,13 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 	if stateOf(w) == Closed && b.fast {
 		return b.executeClosed(ctx, fn, w)
 	}
-	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() {
+	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
 		// The open state's rejection, kept flat: one pinned increment
 		// of the per-P counter, the preallocated error.
-		id := percpu.Pin()
-		b.rejections.Load().AddPinned(id, 1)
+		err, ctr := b.openErr.Load(), b.rejections.Load()
+		ctr.AddPinned(percpu.Pin(), 1)
 		percpu.Unpin()
-		if b.events != nil {
-			return b.rejectOpenEvent()
-		}
-		return b.openErr.Load()
+		return err
 	}
 	return b.executeSlow(ctx, fn)
 }
@@ -593,16 +581,13 @@ func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 	if stateOf(w) == Closed && b.fast {
 		return b.runClosed(ctx, next, w)
 	}
-	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() {
+	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
 		// The open state's rejection, kept flat: one pinned increment
 		// of the per-P counter, the preallocated error.
-		id := percpu.Pin()
-		b.rejections.Load().AddPinned(id, 1)
+		err, ctr := b.openErr.Load(), b.rejections.Load()
+		ctr.AddPinned(percpu.Pin(), 1)
 		percpu.Unpin()
-		if b.events != nil {
-			return b.rejectOpenEvent()
-		}
-		return b.openErr.Load()
+		return err
 	}
 	return b.runSlow(ctx, next)
 }
