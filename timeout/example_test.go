@@ -57,3 +57,23 @@ func Example_callerCancellation() {
 	// context canceled false
 	// ignored
 }
+
+// NewContext is a cheaper context.WithTimeout: a handler that only polls
+// its context never starts a timer. The example drives a fake clock; pass
+// nil for the real one.
+func ExampleNewContext() {
+	fake := clock.NewFake(time.Time{})
+	ctx, cancel := timeout.NewContext(context.Background(), 300*time.Millisecond, fake)
+	defer cancel()
+
+	for step := 1; ctx.Err() == nil; step++ {
+		fake.Advance(100 * time.Millisecond) // a step of work
+		fmt.Printf("step %d done, err %v\n", step, ctx.Err())
+	}
+	fmt.Println("cause:", context.Cause(ctx))
+	// Output:
+	// step 1 done, err <nil>
+	// step 2 done, err <nil>
+	// step 3 done, err context deadline exceeded
+	// cause: fusebox: timeout
+}
