@@ -90,3 +90,48 @@ func Example_recommendedOrder() {
 	// 42.00 <nil> attempts: 2
 	// breaker saw 1 call, 0 failures
 }
+
+// lookup is a call that keeps its own state: the attempts it made and the
+// answer, its own or a fallback's.
+type lookup struct {
+	key      string
+	attempts int
+	answer   string
+}
+
+// Run is one attempt: the first one fails.
+func (l *lookup) Run(ctx context.Context) error {
+	l.attempts++
+	if l.attempts == 1 {
+		return errors.New("connection reset")
+	}
+	l.answer = "value of " + l.key
+	return nil
+}
+
+// SetResult takes a fallback's answer.
+func (l *lookup) SetResult(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("lookup answers strings, not %T", v)
+	}
+	l.answer = s
+	return nil
+}
+
+// A Call of one's own carries the call's state through the pipeline
+// without the allocation Do makes for its result.
+func ExamplePipeline_RunCall() {
+	r, err := retry.New(retry.Config{MaxAttempts: 3, InitialInterval: time.Millisecond, Retryable: func(error) bool { return true }})
+	if err != nil {
+		panic(err)
+	}
+	p, err := fusebox.New(r)
+	if err != nil {
+		panic(err)
+	}
+	l := &lookup{key: "user:42"}
+	err = p.RunCall(context.Background(), l)
+	fmt.Println(l.answer, err, "after", l.attempts, "attempts")
+	// Output: value of user:42 <nil> after 2 attempts
+}
