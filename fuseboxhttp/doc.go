@@ -10,7 +10,10 @@
 // and host by default, "https://api.example.com"; or host and route
 // template with [WithRouteKey]; or your own [WithKeyFunc]), and each key its
 // own [fusebox.Pipeline], built once by the factory given to [WithPipeline].
-// An attempt is one base.RoundTrip:
+// A client of an open-ended set of hosts (webhooks, crawlers) takes its
+// pipelines from a registry.Registry instead, with [WithRegistry]: idle
+// pipelines are evicted and their number capped, while an open breaker's is
+// kept. An attempt is one base.RoundTrip:
 //
 //   - A transport error, or a response whose status is a failure (500, 502,
 //     503, 504, 408 and 429 by default; see [WithFailureStatuses]), is an

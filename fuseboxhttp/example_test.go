@@ -14,6 +14,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
+	"github.com/fusebox-go/fusebox/registry"
 	"github.com/fusebox-go/fusebox/retry"
 )
 
@@ -217,4 +218,42 @@ func ExampleListenAndServe() {
 	// Output:
 	// database closed
 	// stopped: <nil> ready: false
+}
+
+// A client of many hosts takes its pipelines from a registry, which keeps
+// at most MaxKeys of them (idle ones go first, open breakers stay), so
+// memory does not grow with every host the client ever called.
+func ExampleWithRegistry() {
+	reg, err := registry.New(registry.Config[*fusebox.Pipeline]{
+		New: func(host string) (*fusebox.Pipeline, error) {
+			b, err := breaker.New(breaker.Config{Name: host})
+			if err != nil {
+				return nil, err
+			}
+			return fusebox.New(b)
+		},
+		MaxKeys:     2,
+		IdleTimeout: time.Minute,
+	})
+	if err != nil {
+		panic(err)
+	}
+	rt, err := fuseboxhttp.NewRoundTripper(nil, fuseboxhttp.WithRegistry(reg))
+	if err != nil {
+		panic(err)
+	}
+	client := &http.Client{Transport: rt}
+	defer client.CloseIdleConnections()
+
+	for i := 0; i < 4; i++ { // four hosts, as a webhook sender might call
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+		resp, err := client.Get(srv.URL)
+		if err != nil {
+			panic(err)
+		}
+		resp.Body.Close()
+		srv.Close()
+	}
+	fmt.Println("pipelines kept:", reg.Len())
+	// Output: pipelines kept: 2
 }

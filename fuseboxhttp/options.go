@@ -7,6 +7,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/registry"
 )
 
 // Defaults of the client options.
@@ -37,6 +38,8 @@ func (f optionFunc) apply(o *options) { f(o) }
 type options struct {
 	factory        func(key string) (*fusebox.Pipeline, error)
 	factorySet     bool
+	registry       *registry.Registry[*fusebox.Pipeline]
+	registrySet    bool
 	keyFunc        func(*http.Request) string
 	keyFuncSet     bool
 	routes         []string
@@ -72,6 +75,12 @@ func defaultOptions() options {
 func (o *options) validate() error {
 	if o.factorySet && o.factory == nil {
 		return errors.New("fuseboxhttp: WithPipeline(nil): want a pipeline factory (leave the option out for an empty pipeline)")
+	}
+	if o.registrySet && o.registry == nil {
+		return errors.New("fuseboxhttp: WithRegistry(nil): want a registry (leave the option out for WithPipeline's or an empty pipeline)")
+	}
+	if o.registrySet && o.factorySet {
+		return errors.New("fuseboxhttp: WithPipeline and WithRegistry both set: want one of them")
 	}
 	if o.keyFuncSet && o.routesSet {
 		return errors.New("fuseboxhttp: WithKeyFunc and WithRouteKey both set: want one of them")
@@ -117,9 +126,25 @@ func (o *options) validate() error {
 // classified, never retried nor rejected.
 //
 // The factory is called with the request's key (see WithKeyFunc); the keys
-// live as long as the RoundTripper, so keep their number bounded.
+// live as long as the RoundTripper, so keep their number bounded. When it is
+// not (a client of many hosts: webhooks, crawlers), use WithRegistry.
 func WithPipeline(factory func(key string) (*fusebox.Pipeline, error)) Option {
 	return optionFunc(func(o *options) { o.factory, o.factorySet = factory, true })
+}
+
+// WithRegistry takes every request's pipeline from reg, by the request's
+// key, instead of keeping one per key for the life of the RoundTripper:
+// the registry creates pipelines lazily, evicts the idle ones and caps
+// their number, never evicting one whose breaker is open (see
+// registry.Config). Memory then stays bounded however many hosts the client
+// calls. A request costs a registry lookup; the default key is built for
+// every request, as the cache of WithPipeline's pipelines per host would
+// itself grow with the hosts.
+//
+// Other code may share reg, to see the same pipelines (for metrics, say).
+// WithRegistry and WithPipeline exclude each other.
+func WithRegistry(reg *registry.Registry[*fusebox.Pipeline]) Option {
+	return optionFunc(func(o *options) { o.registry, o.registrySet = reg, true })
 }
 
 // WithKeyFunc sets how a request's key, the name of its pipeline, is made.

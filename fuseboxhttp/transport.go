@@ -92,6 +92,16 @@ func (h *hostPipes) of(scheme string) *atomic.Pointer[fusebox.Pipeline] {
 
 // pipelineFor returns req's pipeline.
 func (t *transport) pipelineFor(req *http.Request) (*fusebox.Pipeline, error) {
+	if t.o.registry != nil {
+		p, err := t.o.registry.Get(t.o.keyFunc(req))
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("fuseboxhttp: pipeline from the registry: %w", err)
+		case p == nil:
+			return nil, errors.New("fuseboxhttp: the registry's factory returned a nil pipeline")
+		}
+		return p, nil
+	}
 	if t.o.factory == nil {
 		return t.empty, nil
 	}
