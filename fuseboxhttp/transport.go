@@ -41,7 +41,7 @@ var (
 //
 // The RoundTripper is safe for concurrent use. Its CloseIdleConnections
 // calls base's, so http.Client.CloseIdleConnections works through it.
-func NewRoundTripper(base http.RoundTripper, opts ...Option) (http.RoundTripper, error) {
+func NewRoundTripper(base http.RoundTripper, opts ...Option) (*RoundTripper, error) {
 	o := defaultOptions()
 	for _, opt := range opts {
 		if opt != nil {
@@ -58,11 +58,12 @@ func NewRoundTripper(base http.RoundTripper, opts ...Option) (http.RoundTripper,
 	if err != nil {
 		return nil, err
 	}
-	return &transport{base: base, o: o, empty: empty}, nil
+	return &RoundTripper{base: base, o: o, empty: empty}, nil
 }
 
-// transport is the RoundTripper NewRoundTripper returns.
-type transport struct {
+// RoundTripper is an http.RoundTripper that runs each request through the
+// Fusebox pipeline of its key. Make one with NewRoundTripper.
+type RoundTripper struct {
 	base  http.RoundTripper
 	o     options
 	empty *fusebox.Pipeline // the pipeline of every key without a factory
@@ -91,7 +92,7 @@ func (h *hostPipes) of(scheme string) *atomic.Pointer[fusebox.Pipeline] {
 }
 
 // pipelineFor returns req's pipeline.
-func (t *transport) pipelineFor(req *http.Request) (*fusebox.Pipeline, error) {
+func (t *RoundTripper) pipelineFor(req *http.Request) (*fusebox.Pipeline, error) {
 	if t.o.registry != nil {
 		p, err := t.o.registry.Get(t.o.keyFunc(req))
 		switch {
@@ -139,7 +140,7 @@ type pipeEntry struct {
 }
 
 // pipeline returns key's pipeline, calling the factory the first time.
-func (t *transport) pipeline(key string) (*fusebox.Pipeline, error) {
+func (t *RoundTripper) pipeline(key string) (*fusebox.Pipeline, error) {
 	if t.o.factory == nil {
 		return t.empty, nil
 	}
@@ -154,7 +155,7 @@ func (t *transport) pipeline(key string) (*fusebox.Pipeline, error) {
 // build is pipeline's slow path: the first requests for a key. Concurrent
 // callers share one call of the factory. An entry whose factory failed or
 // panicked is removed, so that a later request tries again.
-func (t *transport) build(key string) (*fusebox.Pipeline, error) {
+func (t *RoundTripper) build(key string) (*fusebox.Pipeline, error) {
 	v, _ := t.pipes.LoadOrStore(key, &pipeEntry{})
 	e := v.(*pipeEntry)
 	defer func() {
@@ -186,14 +187,14 @@ func (t *transport) build(key string) (*fusebox.Pipeline, error) {
 
 // CloseIdleConnections closes the idle connections of the base transport,
 // if it has such a method.
-func (t *transport) CloseIdleConnections() {
+func (t *RoundTripper) CloseIdleConnections() {
 	if c, ok := t.base.(interface{ CloseIdleConnections() }); ok {
 		c.CloseIdleConnections()
 	}
 }
 
 // RoundTrip runs req through its key's pipeline.
-func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	p, err := t.pipelineFor(req)
 	if err != nil {
 		closeRequestBody(req)
@@ -207,7 +208,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // idempotent reports whether req may be sent more than once.
-func (t *transport) idempotent(req *http.Request) bool {
+func (t *RoundTripper) idempotent(req *http.Request) bool {
 	switch req.Method {
 	case "", http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
 		return true
@@ -231,7 +232,7 @@ func closeRequestBody(req *http.Request) {
 
 // call is the state of one RoundTrip across its attempts.
 type call struct {
-	t         *transport
+	t         *RoundTripper
 	req       *http.Request
 	retryable bool // idempotent, and the body (if any) can be replayed
 
