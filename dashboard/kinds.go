@@ -11,6 +11,7 @@ import (
 	"github.com/fusebox-go/fusebox/fallback"
 	"github.com/fusebox-go/fusebox/hedge"
 	"github.com/fusebox-go/fusebox/ratelimit"
+	"github.com/fusebox-go/fusebox/registry"
 	"github.com/fusebox-go/fusebox/retry"
 	"github.com/fusebox-go/fusebox/timeout"
 )
@@ -48,29 +49,9 @@ const (
 	StateClosed = "closed"
 )
 
-// Snapshot methods the dashboard knows, one interface per snapshot type,
-// so that generic types (bulkhead.Pool[J, R], fallback.Cache[K, V]) are
-// recognized whatever their type arguments.
-type (
-	breakerSnap  interface{ Snapshot() breaker.Snapshot }
-	bulkheadSnap interface{ Snapshot() bulkhead.Snapshot }
-	poolSnap     interface{ Snapshot() bulkhead.PoolSnapshot }
-	bucketSnap   interface{ Snapshot() ratelimit.Snapshot }
-	windowSnap   interface {
-		Snapshot() ratelimit.WindowSnapshot
-	}
-	keyedSnap interface {
-		Snapshot() ratelimit.KeyedSnapshot
-	}
-	retrySnap    interface{ Snapshot() retry.Snapshot }
-	budgetSnap   interface{ Snapshot() retry.BudgetSnapshot }
-	timeoutSnap  interface{ Snapshot() timeout.Snapshot }
-	fallbackSnap interface{ Snapshot() fallback.Snapshot }
-	cacheSnap    interface{ Snapshot() fallback.CacheSnapshot }
-	hedgeSnap    interface{ Snapshot() hedge.Snapshot }
-	anySnap      interface{ Snapshot() any }
-	policyLayers interface{ Policies() []fusebox.Policy }
-)
+// policyLayers is what a *fusebox.Pipeline offers, or a user type wrapping
+// policies: its layers.
+type policyLayers interface{ Policies() []fusebox.Policy }
 
 // reading is one policy's snapshot, normalized: what every kind has in
 // common, and the raw snapshot for the rest.
@@ -106,35 +87,11 @@ type reading struct {
 }
 
 // snapshotOf returns the snapshot of a policy object, and whether the
-// dashboard knows how to read it. It may run user code (a Snapshotter).
+// dashboard knows how to read it (registry.SnapshotFunc does). It may run
+// user code (a Snapshotter).
 func snapshotOf(p any) (any, bool) {
-	switch v := p.(type) {
-	case breakerSnap:
-		return v.Snapshot(), true
-	case bulkheadSnap:
-		return v.Snapshot(), true
-	case poolSnap:
-		return v.Snapshot(), true
-	case bucketSnap:
-		return v.Snapshot(), true
-	case windowSnap:
-		return v.Snapshot(), true
-	case keyedSnap:
-		return v.Snapshot(), true
-	case retrySnap:
-		return v.Snapshot(), true
-	case budgetSnap:
-		return v.Snapshot(), true
-	case timeoutSnap:
-		return v.Snapshot(), true
-	case fallbackSnap:
-		return v.Snapshot(), true
-	case cacheSnap:
-		return v.Snapshot(), true
-	case hedgeSnap:
-		return v.Snapshot(), true
-	case anySnap:
-		return v.Snapshot(), true
+	if f := registry.SnapshotFunc(p); f != nil {
+		return f(), true
 	}
 	return nil, false
 }
@@ -142,11 +99,10 @@ func snapshotOf(p any) (any, bool) {
 // supported reports whether Add accepts p.
 func supported(p any) bool {
 	switch p.(type) {
-	case *Latency, policyLayers, breakerSnap, bulkheadSnap, poolSnap, bucketSnap, windowSnap, keyedSnap,
-		retrySnap, budgetSnap, timeoutSnap, fallbackSnap, cacheSnap, hedgeSnap, anySnap:
+	case *Latency, policyLayers:
 		return true
 	}
-	return false
+	return registry.SnapshotFunc(p) != nil
 }
 
 // read turns a snapshot value into a reading. The "limiting" state, which

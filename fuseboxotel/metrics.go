@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -13,11 +14,7 @@ import (
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/fallback"
-	"github.com/fusebox-go/fusebox/hedge"
-	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/registry"
-	"github.com/fusebox-go/fusebox/retry"
-	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // Source is something whose snapshots NewMetrics reads at each collection:
@@ -93,43 +90,21 @@ func WatchRegistry[T any](name string, r *registry.Registry[T]) Source {
 
 // supported reports whether Watch knows p's type.
 func supported(p any) bool {
-	switch p.(type) {
-	case *breaker.Breaker, *bulkhead.Bulkhead, *ratelimit.Bucket, *ratelimit.Window,
-		*ratelimit.Keyed, *retry.Policy, *retry.Budget, *hedge.Policy, *timeout.Policy,
-		*fallback.Policy, *fusebox.Pipeline,
-		PoolSnapshotter, CacheSnapshotter, layered, Snapshotter:
+	if _, ok := p.(layered); ok {
 		return true
 	}
-	return false
+	return registry.SnapshotFunc(p) != nil
 }
 
-// isNil reports whether p is nil or a nil pointer of a known type.
+// isNil reports whether p is nil or a nil pointer, map, slice, func,
+// channel or interface inside an interface.
 func isNil(p any) bool {
-	switch v := p.(type) {
-	case nil:
+	if p == nil {
 		return true
-	case *breaker.Breaker:
-		return v == nil
-	case *bulkhead.Bulkhead:
-		return v == nil
-	case *ratelimit.Bucket:
-		return v == nil
-	case *ratelimit.Window:
-		return v == nil
-	case *ratelimit.Keyed:
-		return v == nil
-	case *retry.Policy:
-		return v == nil
-	case *retry.Budget:
-		return v == nil
-	case *hedge.Policy:
-		return v == nil
-	case *timeout.Policy:
-		return v == nil
-	case *fallback.Policy:
-		return v == nil
-	case *fusebox.Pipeline:
-		return v == nil
+	}
+	switch rv := reflect.ValueOf(p); rv.Kind() {
+	case reflect.Pointer, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan, reflect.Interface:
+		return rv.IsNil()
 	}
 	return false
 }
@@ -139,46 +114,23 @@ type layered interface {
 	Policies() []fusebox.Policy
 }
 
-// snapshotOf returns p's snapshot: the Snapshot of a known policy, a []any
-// of the layers' snapshots for a pipeline, nil for anything else.
+// snapshotOf returns p's snapshot: a []any of the layers' snapshots for a
+// pipeline, registry.SnapshotFunc's for anything else, nil when there is
+// none.
 func snapshotOf(p any) any {
 	if isNil(p) {
 		return nil
 	}
-	switch v := p.(type) {
-	case *breaker.Breaker:
-		return v.Snapshot()
-	case *bulkhead.Bulkhead:
-		return v.Snapshot()
-	case *ratelimit.Bucket:
-		return v.Snapshot()
-	case *ratelimit.Window:
-		return v.Snapshot()
-	case *ratelimit.Keyed:
-		return v.Snapshot()
-	case *retry.Policy:
-		return v.Snapshot()
-	case *retry.Budget:
-		return v.Snapshot()
-	case *hedge.Policy:
-		return v.Snapshot()
-	case *timeout.Policy:
-		return v.Snapshot()
-	case *fallback.Policy:
-		return v.Snapshot()
-	case PoolSnapshotter:
-		return v.Snapshot()
-	case CacheSnapshotter:
-		return v.Snapshot()
-	case layered:
-		ps := v.Policies()
+	if l, ok := p.(layered); ok {
+		ps := l.Policies()
 		out := make([]any, len(ps))
 		for i, lp := range ps {
 			out[i] = snapshotOf(lp)
 		}
 		return out
-	case Snapshotter:
-		return v.Snapshot()
+	}
+	if f := registry.SnapshotFunc(p); f != nil {
+		return f()
 	}
 	return nil
 }

@@ -10,15 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fusebox-go/fusebox"
-	"github.com/fusebox-go/fusebox/breaker"
-	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
-	"github.com/fusebox-go/fusebox/fallback"
-	"github.com/fusebox-go/fusebox/hedge"
-	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/registry"
-	"github.com/fusebox-go/fusebox/retry"
-	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // DefaultNamespace is the first part of every metric name when
@@ -144,7 +137,7 @@ func (c *Collector) Add(name string, policy any) error {
 	s := source{name: name}
 	if p, ok := policy.(layered); ok {
 		s.pipeline = p
-	} else if f := snapshotFunc(policy); f != nil {
+	} else if f := registry.SnapshotFunc(policy); f != nil {
 		s.snap = f
 	} else {
 		return fmt.Errorf("fuseboxprom: Add %q: unsupported policy type %T: want a Fusebox policy, a pipeline or a registry.Snapshotter", name, policy)
@@ -231,7 +224,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		case s.pipeline != nil:
 			var seen kinds
 			for _, p := range s.pipeline.Policies() {
-				if f := snapshotFunc(p); f != nil && !isNil(p) {
+				if f := registry.SnapshotFunc(p); f != nil {
 					c.d.emit(ch, s.name, "", f(), &seen)
 				}
 			}
@@ -245,46 +238,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	c.latency.Collect(ch)
 }
 
-// snapshots is what the policies of this module offer: a Snapshot method
-// returning their own snapshot type S.
-type snapshots[S any] interface{ Snapshot() S }
-
 // layered is what a *fusebox.Pipeline offers: its policies.
 type layered interface{ Policies() []fusebox.Policy }
-
-// snapshotFunc returns a function that takes p's snapshot, or nil when p
-// has no snapshot this package knows.
-func snapshotFunc(p any) func() any {
-	switch v := p.(type) {
-	case snapshots[breaker.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[bulkhead.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[bulkhead.PoolSnapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[ratelimit.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[ratelimit.WindowSnapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[ratelimit.KeyedSnapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[retry.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[retry.BudgetSnapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[hedge.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[timeout.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[fallback.Snapshot]:
-		return func() any { return v.Snapshot() }
-	case snapshots[fallback.CacheSnapshot]:
-		return func() any { return v.Snapshot() }
-	case registry.Snapshotter:
-		return v.Snapshot
-	}
-	return nil
-}
 
 // isNil reports whether v is nil or a nil pointer, map, slice, func,
 // channel or interface inside an interface.

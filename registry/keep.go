@@ -4,11 +4,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
-	"github.com/fusebox-go/fusebox/fallback"
-	"github.com/fusebox-go/fusebox/hedge"
 	"github.com/fusebox-go/fusebox/ratelimit"
-	"github.com/fusebox-go/fusebox/retry"
-	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // Snapshotter is implemented by members of a type this package does not
@@ -78,64 +74,4 @@ func keepAny(ps []fusebox.Policy) bool {
 		}
 	}
 	return false
-}
-
-// snapshotOf returns m's snapshot for Member.Value: the Snapshot of the
-// policies of this module, a []any of the layers' snapshots for a
-// pipeline, a Snapshotter's Snapshot, nil otherwise.
-func snapshotOf(m any) any {
-	switch v := m.(type) {
-	case *breaker.Breaker:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *bulkhead.Bulkhead:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *ratelimit.Bucket:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *ratelimit.Window:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *ratelimit.Keyed:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *retry.Policy:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *retry.Budget:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *timeout.Policy:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *fallback.Policy:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *hedge.Policy:
-		if v != nil {
-			return v.Snapshot()
-		}
-	case *fusebox.Pipeline:
-		if v != nil {
-			ps := v.Policies()
-			out := make([]any, len(ps))
-			for i, p := range ps {
-				out[i] = snapshotOf(p)
-			}
-			return out
-		}
-	case Snapshotter:
-		return v.Snapshot()
-	}
-	return nil
 }

@@ -121,10 +121,10 @@ type candidate[T any] struct {
 // Member is one key of a Registry as Snapshot reports it.
 type Member struct {
 	Key string `json:"key"`
-	// Value is the member's snapshot: what its Snapshot method returns for
-	// the policies of this module (a breaker.Snapshot, a
-	// bulkhead.Snapshot, ...), a []any of its policies' snapshots for a
-	// *fusebox.Pipeline, the result of Snapshot for a Snapshotter, nil
+	// Value is the member's snapshot, as SnapshotFunc reads it: what its
+	// Snapshot method returns for the policies of this module (a
+	// breaker.Snapshot, a bulkhead.Snapshot, ...) and for a Snapshotter;
+	// a []any of its policies' snapshots for a *fusebox.Pipeline; nil
 	// otherwise.
 	Value any `json:"value"`
 	// LastUsed is when Get last returned the member.
