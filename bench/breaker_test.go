@@ -10,7 +10,10 @@ package bench
 //
 // Each loop calls the library directly (no adapter interface, no per-call
 // closure): the functions passed in are hoisted package-level values, so the
-// allocations reported are the library's own. Each loop also checks every
+// allocations reported are the library's own. That is also why the serial
+// and parallel loops are written out for each library rather than shared:
+// a shared loop would reach every library through a function value, an
+// indirect call that weighs on paths of 3 to 5 ns. Each loop also checks every
 // result, so a breaker that trips in a closed scenario, or admits a call in
 // the open one, fails the benchmark instead of measuring the wrong path.
 //
