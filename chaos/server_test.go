@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func newServer(t *testing.T, cfg ServerConfig) (*Server, *http.Client) {
@@ -25,19 +27,6 @@ func newServer(t *testing.T, cfg ServerConfig) (*Server, *http.Client) {
 	return s, c
 }
 
-// waitFor polls cond in real time, for the Server tests only, which run a
-// real server whose handlers finish on their own schedule.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestServerDefaultHandler(t *testing.T) {
 	s, c := newServer(t, ServerConfig{})
 	if !strings.HasPrefix(s.URL(), "http://127.0.0.1:") || !strings.HasSuffix(s.URL(), s.Addr()) {
@@ -47,7 +36,7 @@ func TestServerDefaultHandler(t *testing.T) {
 	if err != nil || resp.StatusCode != 200 || body != DefaultBody {
 		t.Fatalf("%v %v %q", err, resp, body)
 	}
-	waitFor(t, "the handler to finish", func() bool { return s.InFlight() == 0 })
+	testwait.Eventually(t, "the handler to finish", func() bool { return s.InFlight() == 0 })
 	if st := s.Stats(); st.Requests != 1 || st.Statuses[200] != 1 || s.StatusCount(200) != 1 || s.Requests() != 1 {
 		t.Fatalf("Stats %+v", st)
 	}
@@ -65,7 +54,7 @@ func TestServerUserHandlerAndBody(t *testing.T) {
 	if err != nil || resp.StatusCode != 201 {
 		t.Fatalf("%v %v", err, resp)
 	}
-	waitFor(t, "the count", func() bool { return s2.StatusCount(201) == 1 })
+	testwait.Eventually(t, "the count", func() bool { return s2.StatusCount(201) == 1 })
 }
 
 func TestServerRejectsBadFault(t *testing.T) {
@@ -113,7 +102,7 @@ func TestServerFailureRateIsSeeded(t *testing.T) {
 	if failed != want || want < 40 || want > 80 {
 		t.Fatalf("%d of %d requests failed, want %d (about 60)", failed, n, want)
 	}
-	waitFor(t, "the counts", func() bool { return s.Requests() == n && s.InFlight() == 0 })
+	testwait.Eventually(t, "the counts", func() bool { return s.Requests() == n && s.InFlight() == 0 })
 	if s.StatusCount(500) != uint64(want) || s.StatusCount(200) != uint64(n-want) {
 		t.Fatalf("counts 500: %d, 200: %d", s.StatusCount(500), s.StatusCount(200))
 	}
@@ -138,7 +127,7 @@ func TestServerSetStatus(t *testing.T) {
 	if resp, _, _ := get(context.Background(), t, c, s.URL()); resp.StatusCode != 200 {
 		t.Fatalf("status %d after SetStatus(0), want 200", resp.StatusCode)
 	}
-	waitFor(t, "the counts", func() bool { return s.StatusCount(503) == 4 && s.StatusCount(200) == 1 })
+	testwait.Eventually(t, "the counts", func() bool { return s.StatusCount(503) == 4 && s.StatusCount(200) == 1 })
 }
 
 func TestServerLatency(t *testing.T) {
@@ -160,7 +149,7 @@ func TestServerLatency(t *testing.T) {
 	if _, _, err := get(ctx, t, c, s.URL()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v", err)
 	}
-	waitFor(t, "the unanswered request", func() bool { return s.Stats().Unanswered == 1 && s.InFlight() == 0 })
+	testwait.Eventually(t, "the unanswered request", func() bool { return s.Stats().Unanswered == 1 && s.InFlight() == 0 })
 	_ = s.SetLatency(0)
 	delayed := s.Injector().Snapshot().Delayed
 	if _, _, err := get(context.Background(), t, c, s.URL()); err != nil {
@@ -187,7 +176,7 @@ func TestServerReset(t *testing.T) {
 			t.Fatalf("%d body bytes, more than AfterBytes", len(body))
 		}
 	}
-	waitFor(t, "the resets", func() bool { return s.ResetCount() == 3 && s.InFlight() == 0 })
+	testwait.Eventually(t, "the resets", func() bool { return s.ResetCount() == 3 && s.InFlight() == 0 })
 	if s.StatusCount(200) != 0 {
 		t.Fatal("reset requests counted as answered")
 	}
@@ -208,7 +197,7 @@ func TestServerBlackholeEndsWithClientContext(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 30*time.Millisecond {
 		t.Fatalf("error %v after %v", err, time.Since(start))
 	}
-	waitFor(t, "the blackholed handler to end", func() bool { return s.InFlight() == 0 && s.Stats().Blackholes == 1 })
+	testwait.Eventually(t, "the blackholed handler to end", func() bool { return s.InFlight() == 0 && s.Stats().Blackholes == 1 })
 	s.SetBlackhole(false)
 	if _, body, err := get(context.Background(), t, c, s.URL()); err != nil || body != DefaultBody {
 		t.Fatalf("%v %q", err, body)
@@ -230,7 +219,7 @@ func TestServerCloseEndsBlackholes(t *testing.T) {
 			errs <- err
 		}()
 	}
-	waitFor(t, "the requests to arrive", func() bool { return s.InFlight() == n })
+	testwait.Eventually(t, "the requests to arrive", func() bool { return s.InFlight() == n })
 	closed := make(chan struct{})
 	go func() { s.Close(); close(closed) }()
 	select {
@@ -261,7 +250,7 @@ func TestServerCloseEndsLatency(t *testing.T) {
 	defer c.CloseIdleConnections()
 	errc := make(chan error, 1)
 	go func() { _, _, err := get(context.Background(), t, c, s.URL()); errc <- err }()
-	waitFor(t, "the request", func() bool { return s.InFlight() == 1 })
+	testwait.Eventually(t, "the request", func() bool { return s.InFlight() == 1 })
 	s.Close()
 	if err := <-errc; err == nil {
 		t.Fatal("the delayed request succeeded")
@@ -306,7 +295,7 @@ func TestServerSwitchingUnderLoad(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-	waitFor(t, "in-flight requests", func() bool { return s.InFlight() == 0 })
+	testwait.Eventually(t, "in-flight requests", func() bool { return s.InFlight() == 0 })
 	st := s.Stats()
 	var answered uint64
 	for _, n := range st.Statuses {

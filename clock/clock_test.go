@@ -13,22 +13,6 @@ var (
 	_ clock.Clock = (*clock.Coarse)(nil)
 )
 
-// within fails the test if fn does not return in a few seconds: the guard
-// that turns a deadlock into a failure instead of a hung test run.
-func within(t *testing.T, what string, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(5 * time.Second):
-		t.Fatalf("%s did not return within 5s (deadlock?)", what)
-	}
-}
-
 func TestRealNowAndNanotime(t *testing.T) {
 	c := clock.Real()
 	before := time.Now()

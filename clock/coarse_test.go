@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func TestNewCoarse(t *testing.T) {
@@ -178,7 +179,7 @@ func TestCoarseLifecycle(t *testing.T) {
 	if c.Running() {
 		t.Fatal("Running() = true after Stop")
 	}
-	within(t, "a second Stop", c.Stop)
+	testwait.Within(t, "a second Stop", c.Stop)
 
 	time.Sleep(2 * time.Millisecond)
 	r2 := c.Nanotime()

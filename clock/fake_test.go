@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 var epoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -231,7 +232,7 @@ func TestFakeCallbackUsesClock(t *testing.T) {
 			resetFired.Store(true)
 		}
 	})
-	within(t, "Advance with a callback that uses the clock", func() { f.Advance(5 * time.Second) })
+	testwait.Within(t, "Advance with a callback that uses the clock", func() { f.Advance(5 * time.Second) })
 	if !stopResult {
 		t.Error("victim.Stop() from a callback = false, want true")
 	}
@@ -409,14 +410,14 @@ func TestFakeSetBackwardsKeepsAbsoluteDueTimes(t *testing.T) {
 
 func TestFakeBlockUntil(t *testing.T) {
 	f := clock.NewFake(time.Time{})
-	within(t, "BlockUntil(0)", func() { f.BlockUntil(0) })
+	testwait.Within(t, "BlockUntil(0)", func() { f.BlockUntil(0) })
 
 	woke := make(chan time.Time)
 	go func() {
 		tm := f.NewTimer(time.Minute)
 		woke <- <-tm.C()
 	}()
-	within(t, "BlockUntil(1) with a goroutine creating a timer", func() { f.BlockUntil(1) })
+	testwait.Within(t, "BlockUntil(1) with a goroutine creating a timer", func() { f.BlockUntil(1) })
 	f.Advance(time.Minute)
 	select {
 	case v := <-woke:

@@ -15,6 +15,7 @@ import (
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/registry"
 	"github.com/fusebox-go/fusebox/retry"
@@ -327,19 +328,6 @@ func TestTimelineRing(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds, for what the Events bus delivers in
-// its own goroutine; it fails the test after 5s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func TestTimelineFromEvents(t *testing.T) {
 	clk := clock.NewFake(time.Unix(1700000000, 0))
 	bus := fusebox.NewEvents()
@@ -354,7 +342,7 @@ func TestTimelineFromEvents(t *testing.T) {
 	b.Trip()
 	other.ForceOpen()
 	var tl []Change
-	waitFor(t, "two changes on the timeline", func() bool {
+	testwait.Eventually(t, "two changes on the timeline", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		tl = append([]Change(nil), d.changes...)
@@ -605,7 +593,7 @@ func TestStartClose(t *testing.T) {
 	for i := range 3 {
 		_ = b.Execute(context.Background(), ok)
 		clk.Advance(time.Second)
-		waitFor(t, "a sample", func() bool {
+		testwait.Eventually(t, "a sample", func() bool {
 			d.mu.Lock()
 			defer d.mu.Unlock()
 			return d.seq >= uint64(i+2)

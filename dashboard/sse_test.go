@@ -15,6 +15,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // stream is a client of /events.
@@ -199,7 +200,7 @@ func TestEventsEndWithClient(t *testing.T) {
 	s := openStream(t, srv)
 	s.next()
 	s.close()
-	waitFor(t, "the stream's handler to return", func() bool {
+	testwait.Eventually(t, "the stream's handler to return", func() bool {
 		d.mu.Lock()
 		defer d.mu.Unlock()
 		return len(d.subs) == 0

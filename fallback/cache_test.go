@@ -13,6 +13,7 @@ import (
 
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fallback"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func TestNewCacheValidates(t *testing.T) {
@@ -246,15 +247,6 @@ func TestCacheBackgroundRefreshFailureKeepsEntry(t *testing.T) {
 	}
 }
 
-// waitFor spins until cond holds; the goroutines it waits for make progress
-// without the clock, so no sleep is needed.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	for !cond() {
-		runtime.Gosched()
-	}
-}
-
 func TestCacheSingleflight(t *testing.T) {
 	c, _ := newCache(t, fallback.CacheConfig{})
 	b := newBlocking(7)
@@ -271,7 +263,7 @@ func TestCacheSingleflight(t *testing.T) {
 		})
 	}
 	<-b.started
-	waitFor(t, func() bool { return c.Snapshot().Misses == n })
+	testwait.Spin(t, "every caller to miss", func() bool { return c.Snapshot().Misses == n })
 	close(b.release)
 	wg.Wait()
 	close(results)
@@ -301,7 +293,7 @@ func TestCacheWaiterCancellation(t *testing.T) {
 		r, _ := c.Get(context.Background(), "k", b.fetch)
 		other <- r
 	}()
-	waitFor(t, func() bool { return c.Snapshot().Shared == 1 })
+	testwait.Spin(t, "a caller to share the fetch", func() bool { return c.Snapshot().Shared == 1 })
 
 	cancel1()
 	if err := <-errs; err != context.Canceled {

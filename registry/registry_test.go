@@ -15,6 +15,7 @@ import (
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/retry"
 )
@@ -142,18 +143,12 @@ func TestOverridesMapIsCopied(t *testing.T) {
 func waitForWaiters[T any](t *testing.T, r *Registry[T], key string, n int32) {
 	t.Helper()
 	sh := r.shard(key)
-	for i := 0; ; i++ {
+	testwait.Spin(t, fmt.Sprintf("%d waiters for %q", n, key), func() bool {
 		sh.mu.RLock()
 		e := sh.m[key]
 		sh.mu.RUnlock()
-		if e != nil && e.waiters.Load() >= n {
-			return
-		}
-		if i > 1e7 {
-			t.Fatalf("never saw %d waiters", n)
-		}
-		runtime.Gosched()
-	}
+		return e != nil && e.waiters.Load() >= n
+	})
 }
 
 func TestConcurrentGetBuildsOnce(t *testing.T) {
