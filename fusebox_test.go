@@ -237,6 +237,40 @@ func TestRunCall(t *testing.T) {
 	}
 }
 
+// Result keeps the first success, until then the latest value; a set
+// value replaces them for good; a value of another type is refused.
+func TestResult(t *testing.T) {
+	var r fusebox.Result[string]
+	if v := r.Value(); v != "" {
+		t.Fatalf("zero Result holds %q, want empty", v)
+	}
+	boom := errors.New("boom")
+	r.Record("partial", boom)
+	r.Record("later partial", boom)
+	if v := r.Value(); v != "later partial" {
+		t.Fatalf("after two failed attempts: %q, want the latest, later partial", v)
+	}
+	r.Record("won", nil)
+	r.Record("after the win", nil)
+	r.Record("failed after the win", boom)
+	if v := r.Value(); v != "won" {
+		t.Fatalf("after a success: %q, want the first success, won", v)
+	}
+	if err := r.Set(3.14); err == nil || !strings.Contains(err.Error(), "float64") {
+		t.Fatalf("Set(3.14) = %v, want a type mismatch naming float64", err)
+	}
+	if err := r.Set("fallback"); err != nil {
+		t.Fatal(err)
+	}
+	r.Record("attempt after the fallback", nil)
+	if v := r.Value(); v != "fallback" {
+		t.Fatalf("after Set: %q, want the fallback's value", v)
+	}
+	if err := r.Set(nil); err != nil || r.Value() != "" {
+		t.Fatalf("Set(nil) = %v, value %q; want nil and the zero value", err, r.Value())
+	}
+}
+
 type passthrough struct{}
 
 func (passthrough) Run(ctx context.Context, next fusebox.Next) error { return next.Run(ctx) }

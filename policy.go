@@ -30,7 +30,8 @@ type Next struct {
 // the innermost policy calls, and the place a fallback's value goes. Run and
 // Do wrap a plain function in one; an integration that keeps each call's
 // state in an object of its own can make that object a Call and run it with
-// Pipeline.RunCall, which then allocates nothing more.
+// Pipeline.RunCall, which then allocates nothing more; a Result keeps its
+// value the way Do does.
 //
 // Policies may run a Call several times, also concurrently (hedges), and
 // may call SetResult concurrently with a running attempt; both must be safe
@@ -147,36 +148,50 @@ func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, er
 	}
 	c := &typedCall[T]{fn: fn}
 	err := Next{policies: p.policies, call: c}.Run(ctx)
-	c.mu.Lock()
-	v := c.val
-	c.mu.Unlock()
-	return v, err
+	return c.res.Value(), err
 }
 
-// typedCall holds the result of a Do call. Attempts may run concurrently
-// (hedges), so the result is kept under a mutex: the first successful
-// attempt's value wins; until one succeeds, the latest failed attempt's
-// value is kept (an HTTP response that came with an error, say).
+// typedCall is Do's Call: fn, and its result.
 type typedCall[T any] struct {
-	fn   func(context.Context) (T, error)
-	mu   sync.Mutex
-	val  T
-	won  bool
-	fixd bool // a fallback set the value; attempts no longer change it
+	fn  func(context.Context) (T, error)
+	res Result[T]
 }
 
 func (c *typedCall[T]) Run(ctx context.Context) error {
 	v, err := c.fn(ctx)
-	c.mu.Lock()
-	if !c.won && !c.fixd {
-		c.val = v
-		c.won = err == nil
-	}
-	c.mu.Unlock()
+	c.res.Record(v, err)
 	return err
 }
 
-func (c *typedCall[T]) SetResult(v any) error {
+func (c *typedCall[T]) SetResult(v any) error { return c.res.Set(v) }
+
+// Result is the result of a call whose attempts return values of type T,
+// kept the way Do keeps it: the first successful attempt's value wins;
+// until one succeeds, the latest failed attempt's value is kept (an HTTP
+// response that came with an error, say); a fallback's value, once set,
+// replaces them for good. Attempts may run concurrently (hedges), so it is
+// safe for concurrent use. A Call of one's own can hold one and forward its
+// SetResult to Set. The zero value is an empty result.
+type Result[T any] struct {
+	mu    sync.Mutex
+	val   T
+	won   bool // an attempt succeeded: attempts no longer change val
+	fixed bool // a fallback set val: nothing changes it any more
+}
+
+// Record takes an attempt's value v and error err.
+func (r *Result[T]) Record(v T, err error) {
+	r.mu.Lock()
+	if !r.won && !r.fixed {
+		r.val = v
+		r.won = err == nil
+	}
+	r.mu.Unlock()
+}
+
+// Set makes v, a fallback's value, the result: what a Call's SetResult
+// does. v nil means T's zero value. It returns an error when v is not a T.
+func (r *Result[T]) Set(v any) error {
 	var t T
 	if v != nil {
 		tv, ok := v.(T)
@@ -185,11 +200,18 @@ func (c *typedCall[T]) SetResult(v any) error {
 		}
 		t = tv
 	}
-	c.mu.Lock()
-	c.val = t
-	c.fixd = true
-	c.mu.Unlock()
+	r.mu.Lock()
+	r.val = t
+	r.fixed = true
+	r.mu.Unlock()
 	return nil
+}
+
+// Value returns the result.
+func (r *Result[T]) Value() T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.val
 }
 
 // errNilFunc guards against a nil function: better a clear error than a nil

@@ -8,11 +8,15 @@ import (
 
 // hostKey is the default key: the URL's scheme and host.
 func hostKey(r *http.Request) string {
-	host := r.URL.Host
-	if host == "" {
-		host = r.Host
+	return strings.ToLower(r.URL.Scheme) + "://" + strings.ToLower(requestHost(r))
+}
+
+// requestHost is the host r goes to, as written: the URL's, else Host.
+func requestHost(r *http.Request) string {
+	if r.URL.Host != "" {
+		return r.URL.Host
 	}
-	return strings.ToLower(r.URL.Scheme) + "://" + strings.ToLower(host)
+	return r.Host
 }
 
 // routeMatcher keys requests by host and the first matching route template.

@@ -74,21 +74,19 @@ type RoundTripper struct {
 	hosts sync.Map
 }
 
-// hostPipes are the pipelines of one raw URL host, by scheme.
-type hostPipes struct {
-	http, https atomic.Pointer[fusebox.Pipeline]
-}
+// hostPipes are the pipelines of one raw URL host, by schemeSlot.
+type hostPipes [2]atomic.Pointer[fusebox.Pipeline]
 
-// of returns the pipeline slot for scheme, or nil for a scheme it does not
-// cache.
-func (h *hostPipes) of(scheme string) *atomic.Pointer[fusebox.Pipeline] {
+// schemeSlot is the index in hostPipes of a URL scheme, -1 for a scheme
+// the cache does not keep.
+func schemeSlot(scheme string) int {
 	switch scheme {
 	case "http":
-		return &h.http
+		return 0
 	case "https":
-		return &h.https
+		return 1
 	}
-	return nil
+	return -1
 }
 
 // pipelineFor returns req's pipeline.
@@ -109,13 +107,11 @@ func (t *RoundTripper) pipelineFor(req *http.Request) (*fusebox.Pipeline, error)
 	if t.o.keyFuncSet || t.o.routesSet {
 		return t.pipeline(t.o.keyFunc(req))
 	}
-	host := req.URL.Host
-	if host == "" {
-		host = req.Host
-	}
-	if v, ok := t.hosts.Load(host); ok {
-		if slot := v.(*hostPipes).of(req.URL.Scheme); slot != nil {
-			if p := slot.Load(); p != nil {
+	host := requestHost(req)
+	slot := schemeSlot(req.URL.Scheme)
+	if slot >= 0 {
+		if v, ok := t.hosts.Load(host); ok {
+			if p := v.(*hostPipes)[slot].Load(); p != nil {
 				return p, nil
 			}
 		}
@@ -124,9 +120,9 @@ func (t *RoundTripper) pipelineFor(req *http.Request) (*fusebox.Pipeline, error)
 	if err != nil {
 		return nil, err
 	}
-	if req.URL.Scheme == "http" || req.URL.Scheme == "https" {
+	if slot >= 0 {
 		v, _ := t.hosts.LoadOrStore(host, &hostPipes{})
-		v.(*hostPipes).of(req.URL.Scheme).Store(p)
+		v.(*hostPipes)[slot].Store(p)
 	}
 	return p, nil
 }
@@ -139,11 +135,9 @@ type pipeEntry struct {
 	err   error
 }
 
-// pipeline returns key's pipeline, calling the factory the first time.
+// pipeline returns key's pipeline, calling the factory the first time;
+// there is one (pipelineFor checked).
 func (t *RoundTripper) pipeline(key string) (*fusebox.Pipeline, error) {
-	if t.o.factory == nil {
-		return t.empty, nil
-	}
 	if v, ok := t.pipes.Load(key); ok {
 		if e := v.(*pipeEntry); e.ready.Load() {
 			return e.p, nil
@@ -241,12 +235,8 @@ type call struct {
 	mu    sync.Mutex
 	resps []tracked // responses of finished attempts not yet released
 	done  bool      // finish ran: late responses are closed at once
-	// result is the call's response so far: the first successful
-	// attempt's, until then the latest attempt's; a fallback's once
-	// fixed is set.
-	result *http.Response
-	won    bool // an attempt succeeded: result no longer changes
-	fixed  bool // a fallback set result
+	// result is the call's response: an attempt's, or a fallback's.
+	result fusebox.Result[*http.Response]
 	// first backs resps for the common single attempt, so tracking it
 	// allocates nothing.
 	first [1]tracked
@@ -262,32 +252,13 @@ type tracked struct {
 // call's result unless an earlier attempt succeeded or a fallback answered.
 func (c *call) Run(ctx context.Context) error {
 	resp, err := c.attempt(ctx)
-	c.mu.Lock()
-	if !c.won && !c.fixed {
-		c.result = resp
-		c.won = err == nil
-	}
-	c.mu.Unlock()
+	c.result.Record(resp, err)
 	return err
 }
 
 // SetResult implements fusebox.Call: a fallback's response (nil or an
 // *http.Response) replaces the attempts'.
-func (c *call) SetResult(v any) error {
-	var resp *http.Response
-	if v != nil {
-		r, ok := v.(*http.Response)
-		if !ok {
-			return fmt.Errorf("fuseboxhttp: fallback result of type %T is not an *http.Response", v)
-		}
-		resp = r
-	}
-	c.mu.Lock()
-	c.result = resp
-	c.fixed = true
-	c.mu.Unlock()
-	return nil
-}
+func (c *call) SetResult(v any) error { return c.result.Set(v) }
 
 // attempt is one base.RoundTrip: what Run does.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
@@ -400,10 +371,10 @@ func (c *call) releaseFailed() {
 func (c *call) finish(ctx context.Context, err error) (*http.Response, error) {
 	c.mu.Lock()
 	c.done = true
-	v := c.result
 	resps := c.resps
 	c.resps = nil
 	c.mu.Unlock()
+	v := c.result.Value()
 
 	ours := false
 	for _, tr := range resps {

@@ -596,6 +596,20 @@ func TestRoundTripperFallbackResponse(t *testing.T) {
 		t.Fatalf("%d connections, want 1: the failed responses must be released", n)
 	}
 
+	// A fallback answering something else than a response is refused: the
+	// caller gets the server's answer, or, with no answer (a refused
+	// connection), an error naming the type.
+	fbString, _ := fallback.New(fallback.Config{Func: fallback.Static("cached")})
+	c = newClient(t, mustRT(t, ts.Client().Transport, fixed(t, fbString)))
+	if resp, body, err := get(t, c, ts.URL); err != nil || resp.StatusCode != 500 || body != "broken" {
+		t.Fatalf("fallback answering a string: %v %q %v, want the server's 500 broken", resp, body, err)
+	}
+	down := newTestServer(t, func(http.ResponseWriter, *http.Request) {})
+	down.Close()
+	if resp, _, err := get(t, c, down.URL); resp != nil || err == nil || !strings.Contains(err.Error(), "*http.Response") {
+		t.Fatalf("fallback answering a string, no answer: %v, %v; want an error naming *http.Response", resp, err)
+	}
+
 	// A fallback answering nil is an error, not a nil response.
 	fbNil, _ := fallback.New(fallback.Config{Func: fallback.Static(nil)})
 	c = newClient(t, mustRT(t, ts.Client().Transport, fixed(t, fbNil)))
