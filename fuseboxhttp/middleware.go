@@ -308,7 +308,7 @@ func Deadline(c DeadlineConfig) (Middleware, error) {
 	}
 	header = http.CanonicalHeaderKey(header)
 	maxBudget := c.Max
-	clk := c.Clock
+	clk := clock.Cached(c.Clock) // once, not per request
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			budget, ok := parseBudget(r.Header.Get(header))
