@@ -59,8 +59,8 @@ type Time struct {
 
 // stripe is one P's accumulator of successes in one epoch. Only code pinned
 // to that P writes it (percpu.StoreOwned and friends); readers load it
-// atomically. A reader racing a fold may count a few calls twice or not at
-// all for a moment, like any read racing records.
+// atomically. A reader racing a fold may count its calls twice for a
+// moment, never not at all (see recordStriped).
 type stripe struct {
 	epoch int64
 	gen   uint64 // value of resets when epoch began
@@ -223,13 +223,17 @@ func (w *Time) recordStriped(st []stripe, c uint64) {
 		percpu.Unpin()
 		return
 	}
-	n := percpu.LoadOwned(&s.calls)
+	// Fold before the accumulator forgets its successes, and while still
+	// pinned: a read racing this finds them twice for a moment (a lower
+	// failure rate), never not at all (a higher one, which could trip a
+	// breaker on a rate that never happened). CountsAt reads the
+	// accumulators before the buckets for the same reason.
+	w.fold(percpu.LoadOwned(&s.calls), oldEpoch, oldGen, gen)
 	percpu.StoreOwned(&s.calls, 0)
 	percpu.StoreOwnedInt(&s.epoch, e)
 	percpu.StoreOwned(&s.gen, gen)
 	percpu.StoreOwned(&s.calls, 1)
 	percpu.Unpin()
-	w.fold(n, oldEpoch, oldGen, gen)
 }
 
 // fold moves n successes an accumulator held for epoch (of reset
@@ -300,6 +304,18 @@ func (w *Time) CountsAt(now int64) Counts {
 	}
 	var c Counts
 	n := int64(len(w.buckets))
+	// The accumulators first, then the buckets they fold into: a fold
+	// racing this read is then counted twice or once, never lost.
+	if st := w.stripes.Load(); st != nil {
+		gen := w.resets.Load()
+		for i := range *st {
+			s := &(*st)[i]
+			se := atomic.LoadInt64(&s.epoch)
+			if atomic.LoadUint64(&s.gen) == gen && se > e-n && se <= e {
+				c.Calls += atomic.LoadUint64(&s.calls)
+			}
+		}
+	}
 	for i := range w.buckets {
 		b := &w.buckets[i]
 		be := b.epoch.Load()
@@ -311,27 +327,20 @@ func (w *Time) CountsAt(now int64) Counts {
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
 	}
-	if st := w.stripes.Load(); st != nil {
-		gen := w.resets.Load()
-		for i := range *st {
-			s := &(*st)[i]
-			se := atomic.LoadInt64(&s.epoch)
-			if atomic.LoadUint64(&s.gen) == gen && se > e-n && se <= e {
-				c.Calls += atomic.LoadUint64(&s.calls)
-			}
-		}
-	}
 	return c
 }
 
 // Totals returns the aggregate of every call ever recorded, in or out of
 // the window.
 func (w *Time) Totals() Counts {
-	c := Counts{
-		Calls:    atomic.LoadUint64(&w.retired.Calls),
-		Failures: atomic.LoadUint64(&w.retired.Failures),
-		Slow:     atomic.LoadUint64(&w.retired.Slow),
-		Ignored:  atomic.LoadUint64(&w.retired.Ignored),
+	// In the order counts move: accumulators fold into buckets, buckets
+	// retire into the totals. A move racing this read is counted twice
+	// for a moment, never lost.
+	var c Counts
+	if st := w.stripes.Load(); st != nil {
+		for i := range *st {
+			c.Calls += atomic.LoadUint64(&(*st)[i].calls)
+		}
 	}
 	for i := range w.buckets {
 		b := &w.buckets[i]
@@ -340,11 +349,10 @@ func (w *Time) Totals() Counts {
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
 	}
-	if st := w.stripes.Load(); st != nil {
-		for i := range *st {
-			c.Calls += atomic.LoadUint64(&(*st)[i].calls)
-		}
-	}
+	c.Calls += atomic.LoadUint64(&w.retired.Calls)
+	c.Failures += atomic.LoadUint64(&w.retired.Failures)
+	c.Slow += atomic.LoadUint64(&w.retired.Slow)
+	c.Ignored += atomic.LoadUint64(&w.retired.Ignored)
 	return c
 }
 

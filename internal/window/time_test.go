@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -650,5 +651,60 @@ func BenchmarkTimeCountsAt(b *testing.B) {
 	}
 	if s == 0 {
 		b.Fatal("read nothing")
+	}
+}
+
+// TestTimeStripedReadNeverLosesRecords: while per-P accumulators fold into
+// their buckets as the head moves through many epochs, a concurrent read of
+// the window never counts fewer calls than had been recorded when the read
+// began. (A read that lost a P's folded successes would see the failure
+// rate jump, and a breaker checking it would trip on a rate that never
+// happened.) Every epoch used stays inside the window, so nothing expires.
+func TestTimeStripedReadNeverLosesRecords(t *testing.T) {
+	const writers, perWriter, epochs = 4, 20000, 900
+	const width = packedMinWidth
+	w, err := NewTime(time.Duration(MaxBuckets*width), MaxBuckets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.contended()
+	var completed atomic.Uint64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for g := range writers {
+		wg.Go(func() {
+			for i := range perWriter {
+				// Every writer sweeps the same epochs, so each P's
+				// accumulator keeps falling behind the head and folding.
+				now := int64((i*epochs/perWriter)*width + g)
+				k := Success
+				if i%50 == 0 {
+					k = FailureBit
+				}
+				w.RecordAt(now, k)
+				completed.Add(1)
+			}
+		})
+	}
+	var lost string
+	var reader sync.WaitGroup
+	reader.Go(func() {
+		readAt := int64((MaxBuckets - 1) * width)
+		for !stop.Load() {
+			before := completed.Load()
+			if got := w.CountsAt(readAt).Calls; got < before {
+				lost = fmt.Sprintf("CountsAt read %d calls after %d had been recorded", got, before)
+				return
+			}
+		}
+	})
+	wg.Wait()
+	stop.Store(true)
+	reader.Wait()
+	if lost != "" {
+		t.Fatal(lost)
+	}
+	if got, want := w.CountsAt(int64((MaxBuckets-1)*width)).Calls, uint64(writers*perWriter); got != want {
+		t.Fatalf("quiescent CountsAt: %d calls, want %d", got, want)
 	}
 }
