@@ -32,9 +32,8 @@ type Breaker struct {
 	plain     bool  // no Classifier: a nil error is a Success without a call
 	fast      bool  // plain and untimed: Execute and Run need no Permit
 
-	consecutive atomic.Uint64
-	s           settings
-	events      *fusebox.Events
+	s      settings
+	events *fusebox.Events
 	// rejections is made on the first transition to a rejecting state, so
 	// a breaker that never opens does not pay for its per-P slots.
 	rejections atomic.Pointer[percpu.Counter]
@@ -60,6 +59,14 @@ type Breaker struct {
 	seed          uint64 // jitter's random state (splitmix64)
 	lastReason    cause
 	lastOpenNanos int64
+
+	// consecutive is the current run of failures. Failures bump it and
+	// the next success zeroes it, so under mixed traffic its cache line
+	// moves between cores; it sits here, among the fields only
+	// transitions write, and not on the first line with word and the
+	// read-only fields every call loads (New's breaker is 64-byte
+	// aligned: see TestLayout).
+	consecutive atomic.Uint64
 }
 
 // probeSlot is one half-open probe permit. ticket is even while the slot is
