@@ -135,3 +135,29 @@ func ExamplePipeline_RunCall() {
 	fmt.Println(l.answer, err, "after", l.attempts, "attempts")
 	// Output: value of user:42 <nil> after 2 attempts
 }
+
+// A result still being read after the call returned (a streamed response
+// body, rows of a query) needs its context to stay alive: Hold keeps the
+// contexts the policies made for the call until the result is done with.
+func ExampleHold() {
+	to, err := timeout.New(timeout.Config{Timeout: time.Minute})
+	if err != nil {
+		panic(err)
+	}
+	p, err := fusebox.New(to)
+	if err != nil {
+		panic(err)
+	}
+	var stream context.Context // what a body reader would read under
+	var done func()
+	_ = p.Run(context.Background(), func(ctx context.Context) error {
+		stream, done = ctx, fusebox.Hold(ctx)
+		return nil
+	})
+	fmt.Println("after Run:", stream.Err())
+	done() // the body was closed
+	fmt.Println("after release:", stream.Err())
+	// Output:
+	// after Run: <nil>
+	// after release: context canceled
+}

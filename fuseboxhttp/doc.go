@@ -29,8 +29,12 @@
 //     and DELETE, and any request carrying the idempotency header
 //     ("Idempotency-Key" by default). The attempt errors of other requests
 //     are marked with retry.Permanent, so a retry policy leaves them alone
-//     while a breaker still counts them. A request body is replayed through
-//     Request.GetBody; a request with a body and no GetBody is not retried.
+//     while a breaker still counts them, and a hedge's extra attempt of
+//     such a request fails at once without sending anything. A request
+//     body is replayed through Request.GetBody; a request with a body and
+//     no GetBody is not sent twice either.
+//   - A protocol switch (101 Switching Protocols) comes back as net/http
+//     gives it: its Body is the upgraded connection, an io.ReadWriteCloser.
 //   - The body of a failed attempt's response is read ahead, up to 64 KiB,
 //     so its connection goes back to the pool at once even when the attempt
 //     is retried; the caller of the last attempt reads the same bytes.

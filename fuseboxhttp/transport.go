@@ -13,7 +13,6 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/retry"
-	"github.com/fusebox-go/fusebox/timeout"
 )
 
 // maxReadAhead is how much of a failed attempt's response body is read
@@ -25,6 +24,9 @@ var (
 	// errBodyNotReplayable: a retry of a request whose body cannot be read
 	// again. Marked permanent where it is returned.
 	errBodyNotReplayable = errors.New("fuseboxhttp: request body cannot be replayed (Request.GetBody is nil)")
+	// errNotIdempotent: a second attempt (a retry, a hedge) of a request
+	// that may be sent only once. Marked permanent where it is returned.
+	errNotIdempotent = errors.New("fuseboxhttp: request is not idempotent and has no idempotency header: not sent again")
 	// errNilResponse: the pipeline succeeded without a response, which
 	// only a fallback answering nil can cause.
 	errNilResponse = errors.New("fuseboxhttp: the pipeline succeeded without a response (a fallback answered a nil *http.Response)")
@@ -269,10 +271,15 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 
 	req := c.req
 	body := req.Body
-	if n > 1 && hasBody(req) {
-		if req.GetBody == nil {
+	if n > 1 && !c.retryable {
+		// Not only retries run an attempt again: a hedge races a slow
+		// one. A request that may be sent only once is not sent again.
+		if hasBody(req) && req.GetBody == nil {
 			return nil, retry.Permanent(errBodyNotReplayable)
 		}
+		return nil, retry.Permanent(errNotIdempotent)
+	}
+	if n > 1 && hasBody(req) {
 		b, err := req.GetBody()
 		if err != nil {
 			return nil, retry.Permanent(fmt.Errorf("fuseboxhttp: replaying the request body: %w", err))
@@ -301,14 +308,23 @@ func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	if err != nil {
 		return nil, c.mark(err)
 	}
-	// The body is read after the attempt returns: keep the timeout
-	// policies' contexts alive until it is closed (their deadlines still
-	// apply to the reading).
-	if release := timeout.Hold(ctx); release != nil {
-		resp.Body = &heldBody{ReadCloser: resp.Body, release: release}
+	// A protocol switch (101) hands over the connection itself as an
+	// io.ReadWriteCloser body: it is neither read ahead nor wrapped in a
+	// way that would hide its Write.
+	upgraded := resp.StatusCode == http.StatusSwitchingProtocols
+	// The body is read after the attempt returns: keep the contexts the
+	// policies made for the call (a timeout's, a hedge's attempt) alive
+	// until it is closed. Their deadlines still apply to the reading, and
+	// an attempt that loses a hedge race is still canceled.
+	if release := fusebox.Hold(ctx); release != nil {
+		if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && upgraded {
+			resp.Body = &heldConn{ReadWriteCloser: rwc, release: release}
+		} else {
+			resp.Body = &heldBody{ReadCloser: resp.Body, release: release}
+		}
 	}
 	if !c.t.o.failure.has(resp.StatusCode) {
-		if c.t.o.readsAhead(resp) {
+		if !upgraded && c.t.o.readsAhead(resp) {
 			if err := readAheadChecked(resp, c.t.o.readAhead); err != nil {
 				// The body broke (a reset, a stall past the deadline)
 				// before the attempt could hand it over: the attempt
@@ -506,6 +522,19 @@ type heldBody struct {
 
 func (b *heldBody) Close() error {
 	err := b.ReadCloser.Close()
+	b.release()
+	return err
+}
+
+// heldConn is heldBody for the connection of a protocol switch, which the
+// caller also writes to.
+type heldConn struct {
+	io.ReadWriteCloser
+	release func()
+}
+
+func (b *heldConn) Close() error {
+	err := b.ReadWriteCloser.Close()
 	b.release()
 	return err
 }

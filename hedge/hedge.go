@@ -155,11 +155,14 @@ func (p *Policy) Delay() time.Duration {
 
 // Run runs next, and again in a new goroutine each time the delay passes
 // without any attempt having finished successfully, up to MaxHedges more
-// times and as far as the budget allows. All attempts share one context,
-// derived from ctx, which is canceled (cause ErrLost) as soon as one attempt
-// succeeds. Run returns when every attempt has returned: the winning
-// attempt's error (nil, or an error the Classifier calls a Success), or the
-// error of the last attempt to finish when none won.
+// times and as far as the budget allows. Each attempt has its own context,
+// derived from ctx. As soon as one attempt succeeds, the others' contexts
+// are canceled (cause ErrLost); the winner's ends when Run returns, or,
+// when the attempt held it with fusebox.Hold (a response body still to be
+// read), when the hold is released. Run returns when every attempt has
+// returned: the winning attempt's error (nil, or an error the Classifier
+// calls a Success), or the error of the last attempt to finish when none
+// won.
 //
 // No hedge starts once ctx has ended, once an attempt has won, or once every
 // attempt started so far has failed: a hedge races a slow attempt, it does
@@ -174,11 +177,11 @@ func (p *Policy) Delay() time.Duration {
 func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 	p.calls.Add(1)
 	p.budget.deposit()
-	actx, cancel := context.WithCancelCause(ctx)
 	// The start is read even with a fixed delay, for the Delay of events:
 	// a subscriber may come while the call runs.
 	start := p.clock.Nanotime()
-	r := &race{p: p, parent: ctx, ctx: actx, cancel: cancel, next: next, running: 1, delay: p.Delay(), start: start}
+	r := &race{p: p, parent: ctx, next: next, running: 1, delay: p.Delay(), start: start}
+	r.first.init(ctx)
 	r.mu.Lock()
 	r.timer = p.clock.AfterFunc(r.delay, r.fire)
 	r.mu.Unlock()
@@ -189,7 +192,7 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 			r.abort()
 		}
 	}()
-	err := next.Run(actx)
+	err := next.Run(&r.first)
 	finished = true
 
 	r.finish(0, start, err)
@@ -201,8 +204,11 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		<-idle
 	}
 	r.timer.Stop()
-	cancel(nil)
 	// Every attempt has returned: the fields below are no longer written.
+	r.first.end()
+	for _, a := range r.hedges {
+		a.end()
+	}
 	if r.pe != nil {
 		panic(r.pe)
 	}
@@ -218,8 +224,7 @@ func (p *Policy) Execute(ctx context.Context, fn func(context.Context) error) er
 type race struct {
 	p      *Policy
 	parent context.Context // the caller's context
-	ctx    context.Context // the attempts' context
-	cancel context.CancelCauseFunc
+	first  attempt         // the first attempt's context
 	next   fusebox.Next
 	delay  time.Duration
 	start  int64 // Nanotime at which the call started
@@ -234,12 +239,94 @@ type race struct {
 	err      error         // the winner's error, or the last failure's
 	pe       *PanicError   // the first hedge panic
 	idle     chan struct{} // closed when running drops to 0; made with the first hedge
+	hedges   []*attempt    // the hedges' contexts, in launch order
+}
+
+// attempt is the context of one attempt: a cancel context over the
+// caller's, canceled when the attempt loses the race, when an attempt
+// panics, or when Run returns, unless the attempt held it with
+// fusebox.Hold, and then when the hold is released.
+type attempt struct {
+	context.Context
+	cancel context.CancelCauseFunc
+	outer  context.Context
+
+	mu    sync.Mutex
+	holds int
+	ended bool // Run returned
+}
+
+func (a *attempt) init(parent context.Context) {
+	a.Context, a.cancel = context.WithCancelCause(parent)
+	a.outer = parent
+}
+
+// Value answers fusebox.HoldKey with the attempt itself.
+func (a *attempt) Value(key any) any {
+	if _, ok := key.(fusebox.HoldKey); ok {
+		return a
+	}
+	return a.Context.Value(key)
+}
+
+// Hold implements fusebox.Holdable.
+func (a *attempt) Hold() bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ended {
+		return false
+	}
+	a.holds++
+	return true
+}
+
+// Unhold implements fusebox.Holdable.
+func (a *attempt) Unhold() {
+	a.mu.Lock()
+	a.holds--
+	release := a.holds == 0 && a.ended
+	a.mu.Unlock()
+	if release {
+		a.cancel(nil)
+	}
+}
+
+// Outer implements fusebox.Holdable.
+func (a *attempt) Outer() context.Context { return a.outer }
+
+// end is Run returning: cancel the context unless it is held.
+func (a *attempt) end() {
+	a.mu.Lock()
+	a.ended = true
+	held := a.holds > 0
+	a.mu.Unlock()
+	if !held {
+		a.cancel(nil)
+	}
+}
+
+// cancelOthers cancels, with cause, every attempt's context but the one of
+// attempt n (-1: all of them). The hedges that exist now are all there
+// are: callers have stopped the race first. No lock is held while
+// canceling, which runs the contexts' AfterFunc hooks.
+func (r *race) cancelOthers(n int, cause error) {
+	r.mu.Lock()
+	hedges := r.hedges
+	r.mu.Unlock()
+	if n != 0 {
+		r.first.cancel(cause)
+	}
+	for i, a := range hedges {
+		if i+1 != n {
+			a.cancel(cause)
+		}
+	}
 }
 
 // fire is the timer's callback: start a hedge if the race is still open.
 func (r *race) fire() {
 	r.mu.Lock()
-	if r.stopped || r.ctx.Err() != nil {
+	if r.stopped || r.parent.Err() != nil {
 		r.mu.Unlock()
 		return
 	}
@@ -255,6 +342,9 @@ func (r *race) fire() {
 	}
 	r.launched++
 	n := int(r.launched)
+	a := new(attempt)
+	a.init(r.parent)
+	r.hedges = append(r.hedges, a)
 	r.running++
 	if r.idle == nil {
 		r.idle = make(chan struct{})
@@ -266,7 +356,7 @@ func (r *race) fire() {
 	r.p.hedges.Add(1)
 	// Deferred so that the hedge Run now counts on starts even if OnHedge
 	// panics.
-	defer func() { go r.hedge(n) }()
+	defer func() { go r.hedge(n, a) }()
 	if r.p.events.Enabled() {
 		r.publish(fusebox.EventHedge, "", n+1, nil)
 	}
@@ -285,13 +375,13 @@ func (r *race) publish(kind fusebox.EventKind, reason string, attempt int, err e
 	})
 }
 
-// hedge runs attempt n (n >= 1) in its own goroutine.
-func (r *race) hedge(n int) {
+// hedge runs attempt n (n >= 1), of context a, in its own goroutine.
+func (r *race) hedge(n int, a *attempt) {
 	var start int64
 	if r.p.tracker != nil {
 		start = r.p.clock.Nanotime()
 	}
-	pe, err := r.protected()
+	pe, err := r.protected(a)
 	if pe != nil {
 		r.mu.Lock()
 		if r.pe == nil {
@@ -299,19 +389,19 @@ func (r *race) hedge(n int) {
 		}
 		r.stopped = true
 		r.mu.Unlock()
-		r.cancel(errPanicked)
+		r.cancelOthers(-1, errPanicked)
 		err = pe
 	}
 	r.finish(n, start, err)
 }
 
-func (r *race) protected() (pe *PanicError, err error) {
+func (r *race) protected(a *attempt) (pe *PanicError, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			pe = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return nil, r.next.Run(r.ctx)
+	return nil, r.next.Run(a)
 }
 
 // finish records that attempt n, started at start, returned err. The
@@ -340,10 +430,8 @@ func (r *race) finish(n int, start int64, err error) {
 				r.p.tracker.record(end - start)
 			}
 			if r.running > 1 {
-				// Cancel the losers with no lock held: canceling runs
-				// the context's AfterFunc hooks.
 				r.mu.Unlock()
-				r.cancel(ErrLost)
+				r.cancelOthers(n, ErrLost)
 				r.mu.Lock()
 			}
 		}
@@ -370,7 +458,7 @@ func (r *race) abort() {
 	}
 	r.mu.Unlock()
 	r.timer.Stop()
-	r.cancel(errPanicked)
+	r.cancelOthers(-1, errPanicked)
 	if running > 0 {
 		<-idle
 	}

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 )
 
@@ -172,7 +173,7 @@ func (c *clockCtx) Err() error {
 }
 
 func (c *clockCtx) Value(key any) any {
-	if _, ok := key.(holdKey); ok {
+	if _, ok := key.(fusebox.HoldKey); ok {
 		if c.standalone {
 			return c.parent.Value(key)
 		}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/timeout"
 )
@@ -114,7 +115,7 @@ func TestNewContextKeepsEarlierParentDeadline(t *testing.T) {
 // ends it at once, as context.WithTimeout's does.
 func TestNewContextIsNotHeld(t *testing.T) {
 	ctx, cancel := timeout.NewContext(context.Background(), time.Minute, nil)
-	if release := timeout.Hold(ctx); release != nil {
+	if release := fusebox.Hold(ctx); release != nil {
 		release()
 		t.Fatal("Hold found a NewContext context, want nil")
 	}

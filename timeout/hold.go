@@ -1,50 +1,10 @@
 package timeout
 
-import (
-	"context"
-	"sync"
-)
+import "context"
 
-// holdKey finds the innermost timeout context of a context chain.
-type holdKey struct{}
-
-// Hold keeps the deadline contexts of the timeout policies around ctx (the
-// per-attempt timeout, the overall deadline) from being released when their
-// Run returns, until the returned release function is called. It is for
-// results that are still being consumed after the call returned: an HTTP
-// response whose body the caller reads later must keep its request's
-// context alive, or the read fails with context.Canceled.
-//
-// The deadlines still apply: a body read that runs past one ends with
-// context.DeadlineExceeded, as the per-attempt timeout promised. Call
-// release exactly when the result is done with (fuseboxhttp calls it when
-// the response body is closed); it is idempotent. Hold returns nil when no
-// timeout policy's context is in ctx. It must be called while the policy's
-// Run is still running, that is, from inside the call.
-func Hold(ctx context.Context) (release func()) {
-	var held []*clockCtx
-	c, _ := ctx.Value(holdKey{}).(*clockCtx)
-	for c != nil {
-		if c.hold() {
-			held = append(held, c)
-		}
-		c, _ = c.parent.Value(holdKey{}).(*clockCtx)
-	}
-	if len(held) == 0 {
-		return nil
-	}
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			for _, c := range held {
-				c.unhold()
-			}
-		})
-	}
-}
-
-// hold marks the context held, unless its Run already finished.
-func (c *clockCtx) hold() bool {
+// Hold implements fusebox.Holdable: it marks the context held, unless its
+// Run already finished.
+func (c *clockCtx) Hold() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.finished {
@@ -54,8 +14,9 @@ func (c *clockCtx) hold() bool {
 	return true
 }
 
-// unhold ends a hold; the last one releases a context whose Run finished.
-func (c *clockCtx) unhold() {
+// Unhold implements fusebox.Holdable: it ends a hold; the last one
+// releases a context whose Run finished.
+func (c *clockCtx) Unhold() {
 	c.mu.Lock()
 	c.holds--
 	release := c.holds == 0 && c.finished
@@ -76,3 +37,6 @@ func (c *clockCtx) finish() {
 		c.release()
 	}
 }
+
+// Outer implements fusebox.Holdable.
+func (c *clockCtx) Outer() context.Context { return c.parent }

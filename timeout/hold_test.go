@@ -27,7 +27,7 @@ func TestHoldKeepsContextsAliveUntilReleased(t *testing.T) {
 	var kept context.Context
 	var release func()
 	if err := p.Run(context.Background(), func(ctx context.Context) error {
-		kept, release = ctx, timeout.Hold(ctx)
+		kept, release = ctx, fusebox.Hold(ctx)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestHoldDeadlineStillApplies(t *testing.T) {
 	var kept context.Context
 	var release func()
 	if err := to.Execute(context.Background(), func(ctx context.Context) error {
-		kept, release = ctx, timeout.Hold(ctx)
+		kept, release = ctx, fusebox.Hold(ctx)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestHoldDeadlineStillApplies(t *testing.T) {
 }
 
 func TestHoldWithoutTimeoutIsNil(t *testing.T) {
-	if timeout.Hold(context.Background()) != nil {
+	if fusebox.Hold(context.Background()) != nil {
 		t.Fatal("Hold on a context without a timeout returned a release function")
 	}
 }
