@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/breaker"
+	"github.com/fusebox-go/fusebox/bulkhead"
 	"go.uber.org/goleak"
 )
 
@@ -24,6 +26,13 @@ func TestDefaultClassifier(t *testing.T) {
 		{context.Canceled, fusebox.Ignored},
 		{fmt.Errorf("wrapped: %w", context.Canceled), fusebox.Ignored},
 		{context.DeadlineExceeded, fusebox.Failure},
+		// A policy's rejection never reached the dependency.
+		{fusebox.ErrOpen, fusebox.Ignored},
+		{fmt.Errorf("bulkhead: %w", fusebox.ErrBulkheadFull), fusebox.Ignored},
+		{fusebox.ErrRateLimited, fusebox.Ignored},
+		{fusebox.ErrClosed, fusebox.Ignored},
+		{fusebox.ErrTimeout, fusebox.Failure},
+		{fusebox.ErrRetriesExhausted, fusebox.Failure},
 	}
 	for _, tt := range tests {
 		if got := fusebox.DefaultClassifier(tt.err); got != tt.want {
@@ -311,5 +320,113 @@ func BenchmarkPipelineRun(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		_ = p.Run(ctx, fn)
+	}
+}
+
+// New refuses a nil policy of any kind: a nil interface, or a nil pointer
+// (what a policy's New returns with its error), which would otherwise
+// panic on the pipeline's first call, far from the unchecked error.
+func TestNewRefusesNilPolicies(t *testing.T) {
+	var nilPolicy *pickPolicy
+	var nilFunc policyFunc
+	tests := []struct {
+		name     string
+		policies []fusebox.Policy
+		want     string
+	}{
+		{"nil interface", []fusebox.Policy{nil}, "fusebox: policies[0] is nil"},
+		{"nil pointer", []fusebox.Policy{&pickPolicy{}, nilPolicy}, "fusebox: policies[1] is a nil *fusebox_test.pickPolicy (was the error of its New checked?)"},
+		{"nil func", []fusebox.Policy{nilFunc}, "fusebox: policies[0] is a nil fusebox_test.policyFunc (was the error of its New checked?)"},
+	}
+	for _, tt := range tests {
+		p, err := fusebox.New(tt.policies...)
+		if err == nil || err.Error() != tt.want || p != nil {
+			t.Errorf("%s: New = %v, %v; want the error %q", tt.name, p, err, tt.want)
+		}
+	}
+}
+
+type policyFunc func(ctx context.Context, next fusebox.Next) error
+
+func (f policyFunc) Run(ctx context.Context, next fusebox.Next) error { return f(ctx, next) }
+
+// pickPolicy runs the rest of the pipeline twice, one attempt after the
+// other, and returns the error of the attempt it picks, as a hedge does
+// when no attempt wins (it reports the last to finish, not the last to
+// record) or when its Classifier calls an error a success.
+type pickPolicy struct{ pick int }
+
+func (p *pickPolicy) Run(ctx context.Context, next fusebox.Next) error {
+	errs := []error{next.Run(ctx), next.Run(ctx)}
+	return errs[p.pick]
+}
+
+// Do never pairs one attempt's value with another attempt's error: the
+// value is the one of the attempt whose error the pipeline returned.
+func TestDoPairsValueWithReturnedError(t *testing.T) {
+	errA, errB := errors.New("A failed"), errors.New("B failed")
+	for _, tt := range []struct {
+		pick    int
+		wantV   string
+		wantErr error
+	}{
+		{0, "A", errA},
+		{1, "B", errB},
+	} {
+		p, err := fusebox.New(&pickPolicy{pick: tt.pick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		v, err := fusebox.Do(context.Background(), p, func(context.Context) (string, error) {
+			n++
+			if n == 1 {
+				return "A", errA
+			}
+			return "B", fmt.Errorf("wrapped: %w", errB)
+		})
+		if v != tt.wantV || !errors.Is(err, tt.wantErr) {
+			t.Errorf("pick %d: Do = (%q, %v), want (%q, %v)", tt.pick, v, err, tt.wantV, tt.wantErr)
+		}
+	}
+}
+
+// A breaker outside a full bulkhead does not count the bulkhead's
+// rejections as failures of the dependency (issue 3: rejections never
+// count as dependency failures).
+func TestRejectionsAreNotFailures(t *testing.T) {
+	br, err := breaker.New(breaker.Config{ConsecutiveFailures: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bh, err := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := fusebox.New(br, bh)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- p.Run(context.Background(), func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside // the only slot is taken
+	if err := p.Run(context.Background(), func(context.Context) error { return nil }); !errors.Is(err, fusebox.ErrBulkheadFull) {
+		t.Fatalf("second call: %v, want the bulkhead's rejection", err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	s := br.Snapshot()
+	if s.State != breaker.Closed || s.TotalFailures != 0 || s.TotalIgnored != 1 {
+		t.Fatalf("breaker after a bulkhead rejection: state %v, failures %d, ignored %d; want closed, 0, 1",
+			s.State, s.TotalFailures, s.TotalIgnored)
 	}
 }

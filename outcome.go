@@ -39,18 +39,28 @@ func (o Outcome) String() string {
 type Classifier func(err error) Outcome
 
 // DefaultClassifier is the classifier used when a policy is given none:
-// nil is a Success, [context.Canceled] is Ignored, and every other error,
-// [context.DeadlineExceeded] from a deadline the caller did not set included,
-// is a Failure. A deadline set by the caller's own context is Ignored by
-// [Classify] before any classifier is consulted.
+// nil is a Success; [context.Canceled] is Ignored; a rejection by a policy
+// inside this one ([ErrOpen], [ErrBulkheadFull], [ErrRateLimited],
+// [ErrClosed]) is Ignored too, since the call never reached the dependency
+// (a breaker outside a full bulkhead does not count the bulkhead's
+// rejections against the dependency); and every other error,
+// [context.DeadlineExceeded] from a deadline the caller did not set
+// included, is a Failure. A deadline set by the caller's own context is
+// Ignored by [Classify] before any classifier is consulted.
 func DefaultClassifier(err error) Outcome {
 	if err == nil {
 		return Success
 	}
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || rejected(err) {
 		return Ignored
 	}
 	return Failure
+}
+
+// rejected reports whether err is a policy's refusal to make the call.
+func rejected(err error) bool {
+	return errors.Is(err, ErrOpen) || errors.Is(err, ErrBulkheadFull) ||
+		errors.Is(err, ErrRateLimited) || errors.Is(err, ErrClosed)
 }
 
 // Classify is how every policy turns a call's result into an Outcome. When

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sync"
 )
 
@@ -102,14 +103,29 @@ type Pipeline struct {
 }
 
 // New builds a pipeline from policies, outermost first. It returns an error
-// when a policy is nil. A pipeline with no policies just calls the function.
+// when a policy is nil, a nil interface or a nil pointer (often the first
+// result of a policy's New whose error went unchecked). A pipeline with no
+// policies just calls the function.
 func New(policies ...Policy) (*Pipeline, error) {
 	for i, p := range policies {
 		if p == nil {
 			return nil, fmt.Errorf("fusebox: policies[%d] is nil", i)
 		}
+		if isNil(p) {
+			return nil, fmt.Errorf("fusebox: policies[%d] is a nil %T (was the error of its New checked?)", i, p)
+		}
 	}
 	return &Pipeline{policies: append([]Policy(nil), policies...)}, nil
+}
+
+// isNil reports whether p holds a nil pointer, func, map, channel or slice,
+// which would panic on its first call.
+func isNil(p Policy) bool {
+	switch v := reflect.ValueOf(p); v.Kind() {
+	case reflect.Pointer, reflect.Func, reflect.Map, reflect.Chan, reflect.Slice, reflect.UnsafePointer:
+		return v.IsNil()
+	}
+	return false
 }
 
 // Policies returns the pipeline's policies, outermost first.
@@ -137,10 +153,11 @@ func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
 }
 
 // Do calls fn through every policy of p and returns its value. When policies
-// run fn several times (retries, hedges) the value of the attempt that
-// succeeded is returned; a fallback may supply the value instead. Do
-// allocates one small object per call to carry the typed result; use
-// Pipeline.Run when even that matters.
+// run fn several times (retries, hedges), value and error belong to the same
+// attempt: the value is the one of the attempt that succeeded, or of the
+// attempt whose error the pipeline returned (see [Result.ValueFor]); a
+// fallback may supply the value instead. Do allocates one small object per
+// call to carry the typed result; use Pipeline.Run when even that matters.
 func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
 	if fn == nil {
 		var zero T
@@ -148,7 +165,7 @@ func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, er
 	}
 	c := &typedCall[T]{fn: fn}
 	err := Next{policies: p.policies, call: c}.Run(ctx)
-	return c.res.Value(), err
+	return c.res.ValueFor(err), err
 }
 
 // typedCall is Do's Call: fn, and its result.
@@ -169,21 +186,40 @@ func (c *typedCall[T]) SetResult(v any) error { return c.res.Set(v) }
 // kept the way Do keeps it: the first successful attempt's value wins;
 // until one succeeds, the latest failed attempt's value is kept (an HTTP
 // response that came with an error, say); a fallback's value, once set,
-// replaces them for good. Attempts may run concurrently (hedges), so it is
-// safe for concurrent use. A Call of one's own can hold one and forward its
+// replaces them for good. [Result.ValueFor] refines this with the error the
+// pipeline returned. Attempts may run concurrently (hedges), so it is safe
+// for concurrent use. A Call of one's own can hold one and forward its
 // SetResult to Set. The zero value is an empty result.
 type Result[T any] struct {
 	mu    sync.Mutex
 	val   T
 	won   bool // an attempt succeeded: attempts no longer change val
 	fixed bool // a fallback set val: nothing changes it any more
+	// err is the error of the attempt whose value val holds, while no
+	// attempt has won; failed keeps every failed attempt's value and
+	// error, in order, once there are two (a single attempt, the common
+	// case, allocates nothing).
+	err    error
+	failed []attemptResult[T]
+}
+
+// attemptResult is a failed attempt's value and error.
+type attemptResult[T any] struct {
+	v   T
+	err error
 }
 
 // Record takes an attempt's value v and error err.
 func (r *Result[T]) Record(v T, err error) {
 	r.mu.Lock()
 	if !r.won && !r.fixed {
-		r.val = v
+		if err != nil && r.err != nil {
+			if r.failed == nil {
+				r.failed = append(make([]attemptResult[T], 0, 2), attemptResult[T]{r.val, r.err})
+			}
+			r.failed = append(r.failed, attemptResult[T]{v, err})
+		}
+		r.val, r.err = v, err
 		r.won = err == nil
 	}
 	r.mu.Unlock()
@@ -211,6 +247,28 @@ func (r *Result[T]) Set(v any) error {
 func (r *Result[T]) Value() T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.val
+}
+
+// ValueFor returns the result that goes with err, the error the pipeline
+// returned, so that a caller never gets one attempt's value with another
+// attempt's error: a fallback's value; for a nil err, the first
+// successful attempt's value; otherwise the value of the latest failed
+// attempt whose error err is or wraps (errors.Is). That is the attempt a
+// hedge picked when its Classifier calls an error a success, or the one it
+// reported when none won, even if other attempts recorded after it. With no
+// such attempt, ValueFor is Value.
+func (r *Result[T]) ValueFor(err error) T {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fixed || r.won || err == nil || r.failed == nil {
+		return r.val
+	}
+	for i := len(r.failed) - 1; i >= 0; i-- {
+		if a := r.failed[i]; errors.Is(err, a.err) {
+			return a.v
+		}
+	}
 	return r.val
 }
 

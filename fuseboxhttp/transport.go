@@ -390,7 +390,7 @@ func (c *call) finish(ctx context.Context, err error) (*http.Response, error) {
 	resps := c.resps
 	c.resps = nil
 	c.mu.Unlock()
-	v := c.result.Value()
+	v := c.result.ValueFor(err)
 
 	ours := false
 	for _, tr := range resps {

@@ -547,3 +547,57 @@ func TestUnderTimeout(t *testing.T) {
 		t.Fatalf("%d timers pending", n)
 	}
 }
+
+// With a Classifier that calls an error a Success (a "not found" answer is
+// a good answer), the hedge ends the race on that attempt and cancels the
+// others. The canceled loser returns, and records its value, after the
+// winner: Do must still return the winner's value with the winner's error.
+func TestDoGetsWinnerValueWhenClassifierCallsErrorSuccess(t *testing.T) {
+	errNotFound := errors.New("not found")
+	fake := clock.NewFake(time.Time{})
+	h, err := hedge.New(hedge.Config{
+		Delay: 10 * time.Millisecond,
+		Clock: fake,
+		Classifier: func(err error) fusebox.Outcome {
+			if err == nil || errors.Is(err, errNotFound) {
+				return fusebox.Success
+			}
+			return fusebox.Failure
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := fusebox.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	started := make(chan struct{})
+	type res struct {
+		v   int
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 { // the slow first attempt
+				close(started)
+				<-ctx.Done()
+				return -1, ctx.Err()
+			}
+			return 42, errNotFound // the hedge: a definite answer
+		})
+		done <- res{v, err}
+	}()
+	<-started
+	fake.BlockUntil(1)
+	fake.Advance(10 * time.Millisecond)
+	r := <-done
+	if !errors.Is(r.err, errNotFound) {
+		t.Fatalf("Do error = %v, want the winning hedge's %v", r.err, errNotFound)
+	}
+	if r.v != 42 {
+		t.Errorf("Do value = %d, want 42, the winning hedge's value", r.v)
+	}
+}
