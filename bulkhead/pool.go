@@ -13,17 +13,22 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 )
 
+// MaxWorkers is the largest PoolConfig.Workers: NewPool starts them all at
+// once, and a fixed pool larger than this bounds nothing.
+const MaxWorkers = 1 << 16
+
 // PoolConfig configures a Pool. The zero PoolConfig is valid: one worker
 // per GOMAXPROCS, no queue, no events.
 type PoolConfig struct {
 	// Name identifies the pool in events.
 	Name string `json:"name" yaml:"name"`
 	// Workers is the number of worker goroutines, fixed for the pool's
-	// life. Zero means runtime.GOMAXPROCS(0) at NewPool; allowed: 0 or more.
+	// life and all started by NewPool. Zero means runtime.GOMAXPROCS(0) at
+	// NewPool; allowed: 0 to MaxWorkers.
 	Workers int `json:"workers" yaml:"workers"`
 	// QueueSize is how many jobs may wait for a worker. Zero means no
 	// queue: a job is accepted only when a worker is idle to take it.
-	// Allowed: 0 or more.
+	// Allowed: 0 to MaxLimit.
 	QueueSize int `json:"queueSize" yaml:"queueSize"`
 	// Clock supplies the timestamps of events; nil means clock.Default().
 	// The pool reads it only to publish an event.
@@ -109,11 +114,11 @@ var errGoexit = errors.New("bulkhead: job handler called runtime.Goexit")
 // an error naming the first field that is out of range. The handler gets the
 // submitting caller's context.
 func NewPool[J, R any](c PoolConfig, handler func(context.Context, J) (R, error)) (*Pool[J, R], error) {
-	if c.Workers < 0 {
-		return nil, fmt.Errorf("bulkhead: Workers %d out of range: want 0 (default GOMAXPROCS) or more", c.Workers)
+	if c.Workers < 0 || c.Workers > MaxWorkers {
+		return nil, fmt.Errorf("bulkhead: Workers %d out of range: want 0 (default GOMAXPROCS) to %d", c.Workers, MaxWorkers)
 	}
-	if c.QueueSize < 0 {
-		return nil, fmt.Errorf("bulkhead: QueueSize %d out of range: want 0 (no queue) or more", c.QueueSize)
+	if c.QueueSize < 0 || c.QueueSize > MaxLimit {
+		return nil, fmt.Errorf("bulkhead: QueueSize %d out of range: want 0 (no queue) to %d", c.QueueSize, MaxLimit)
 	}
 	if handler == nil {
 		return nil, errors.New("bulkhead: NewPool with a nil handler")
