@@ -17,9 +17,14 @@ type Config struct {
 	Name string `json:"name" yaml:"name"`
 	// Rate is how many tokens the bucket gains per second. Required:
 	// from about 2.2e-10 (one token per 146 years) to MaxRate (1e9).
-	// Tokens are spaced by 1e9/Rate nanoseconds rounded to a whole
-	// nanosecond, so rates above 1e7 per second are approximated (to
-	// within 0.5% at 1e7, 5% at 1e8).
+	// Tokens are spaced by 1e9/Rate nanoseconds rounded up to a whole
+	// nanosecond, so the bucket never grants more than Rate×period+Burst
+	// but, at high rates, somewhat less: 1e9/ceil(1e9/Rate) tokens per
+	// second. That is exact when 1e9/Rate is a whole number (1e9, 5e8,
+	// 1e8, 1e6, ...) and otherwise below Rate by less than 0.1% up to
+	// 1e6, 1% up to 1e7 and 9.1% up to 1e8. Above 1e8 the steps are
+	// coarse: 2.9e8 gets 2.5e8 (14% less), and every Rate above 5e8
+	// and below 1e9 gets 5e8 (25% less than 6.7e8, 49.5% less than 9.9e8).
 	Rate float64 `json:"rate" yaml:"rate"`
 	// Burst is how many tokens the bucket holds when full: the largest
 	// burst of calls it admits at once. Zero means ceil(Rate), one second's

@@ -404,6 +404,64 @@ func TestBucketAccuracyUnderContention(t *testing.T) {
 	}
 }
 
+// highRates are rates whose token interval is a few nanoseconds and not a
+// whole number of them, where rounding the interval matters most.
+var highRates = []float64{9.9e8, 6.7e8, 2.9e8, 1.5e8, 1e9 / 7, 3.3e7}
+
+// checkNeverOverRate sweeps a bucket of rate and burst, made full at 0,
+// through every nanosecond of 30µs, taking every token it grants. It must
+// grant at most rate×period+burst, and at least what Config.Rate documents:
+// 1e9/ceil(1e9/rate) per second.
+func checkNeverOverRate(t *testing.T, rate float64, burst int, allow func(now int64) bool) {
+	t.Helper()
+	const period = 30 * time.Microsecond
+	granted := 0
+	for now := int64(0); now <= int64(period); now++ {
+		for allow(now) {
+			granted++
+		}
+	}
+	upper := rate*period.Seconds() + float64(burst)
+	lower := 1e9/math.Ceil(1e9/rate)*period.Seconds() + float64(burst) - 1
+	if float64(granted) > upper || float64(granted) < lower {
+		t.Errorf("Rate %v, Burst %d: %d tokens granted in %v; want at most rate×period+burst = %.1f and at least %.1f", rate, burst, granted, period, upper, lower)
+	}
+}
+
+// TestBucketNeverOverRateAtHighRates: the token interval was once rounded
+// to the nearest nanosecond, so at 6.7e8/s (1.49ns, rounded to 1) the
+// bucket granted 49% more than rate×period+burst.
+func TestBucketNeverOverRateAtHighRates(t *testing.T) {
+	for _, rate := range highRates {
+		for _, burst := range []int{1, 5} {
+			b := mustBucket(t, Config{Rate: rate, Burst: burst, Clock: newFake()})
+			checkNeverOverRate(t, rate, burst, func(now int64) bool { return b.allowAt(now, 1) })
+		}
+	}
+}
+
+// TestTokenInterval pins the rounding Config.Rate documents: up, to the
+// next whole nanosecond, except when 1e9/Rate is a whole number (even
+// one that the division 1e9/Rate rounds past, as with 1e9/29).
+func TestTokenInterval(t *testing.T) {
+	tests := []struct {
+		rate     float64
+		interval int64
+	}{
+		{1e9, 1}, {9.9e8, 2}, {6.7e8, 2}, {5e8, 2}, {2.9e8, 4}, {1e8, 10},
+		{1e9 / 7, 7}, {1e9 / 3, 3}, {1e9 / 29, 29}, {3.3e7, 31}, {1e6, 1000}, {999_999, 1001}, {1, 1e9},
+	}
+	for _, tt := range tests {
+		g, err := newGCRA(tt.rate, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.interval != tt.interval {
+			t.Errorf("Rate %v: interval %dns, want %dns", tt.rate, g.interval, tt.interval)
+		}
+	}
+}
+
 func BenchmarkBucketAllow(b *testing.B) {
 	bk, _ := New(Config{Rate: 1e9, Burst: 1e9})
 	b.Run("single", func(b *testing.B) {

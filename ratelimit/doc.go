@@ -20,6 +20,13 @@
 // drive them with a fake clock; with the default coarse clock the time they
 // see is up to a millisecond old, which only shifts when tokens arrive.
 //
+// A token bucket (Bucket, or a key's bucket in Keyed) never grants more
+// than Rate × period + Burst over any period. It spaces its tokens by whole
+// nanoseconds, rounded up, so it may grant less than Rate when 1e9/Rate is
+// not a whole number: under 0.1% less up to 1e6 tokens per second, under
+// 1% up to 1e7, under 9.1% up to 1e8, and 5e8 for every Rate above 5e8 and
+// below 1e9 (see Config.Rate).
+//
 // A rate limiter never runs the caller's function when it rejects, and never
 // judges the function's outcome: ErrRateLimited is a rejection, not a
 // dependency failure.

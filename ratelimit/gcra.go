@@ -32,7 +32,7 @@ const minRate = 1e9 / float64(maxTau)
 type gcra struct {
 	rate     float64
 	burst    int
-	interval int64 // nanoseconds per token, at least 1
+	interval int64 // nanoseconds per token, 1e9/rate rounded up
 	tau      int64 // burst × interval: how far tat may run ahead of now
 }
 
@@ -41,9 +41,14 @@ func newGCRA(rate float64, burst int) (gcra, error) {
 	if math.IsNaN(rate) || rate < minRate || rate > MaxRate {
 		return gcra{}, fmt.Errorf("ratelimit: Rate %v out of range: want %.3g to %.0e tokens per second", rate, minRate, MaxRate)
 	}
-	interval := int64(math.Round(1e9 / rate))
-	if interval < 1 {
-		interval = 1
+	// The interval is rounded up, never to the nearest: a token interval
+	// even a fraction of a nanosecond short grants more than Rate (1.49ns
+	// rounded to 1 grants 49% more). Rounding up grants a little less at
+	// high rates instead; see Config.Rate for how much.
+	interval := int64(math.Ceil(1e9 / rate))
+	if interval > 1 && 1e9/float64(interval-1) <= rate {
+		// A whole 1e9/rate that the division rounded up past it.
+		interval--
 	}
 	maxBurst := maxTau / interval
 	def := defaultBurst(rate)

@@ -34,7 +34,8 @@ type KeyedConfig struct {
 	// Name identifies the limiter in events.
 	Name string `json:"name" yaml:"name"`
 	// Rate is how many tokens each key's bucket gains per second.
-	// Required; the range is Config.Rate's.
+	// Required; the range, and the rounding at high rates, are
+	// Config.Rate's.
 	Rate float64 `json:"rate" yaml:"rate"`
 	// Burst is the capacity of each key's bucket. Zero means ceil(Rate),
 	// at least 1; negative values are an error.

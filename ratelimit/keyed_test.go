@@ -252,6 +252,17 @@ func TestKeyedAccuracyUnderContention(t *testing.T) {
 	}
 }
 
+// TestKeyedNeverOverRateAtHighRates: a key's bucket is bounded as a
+// Bucket is (see TestBucketNeverOverRateAtHighRates).
+func TestKeyedNeverOverRateAtHighRates(t *testing.T) {
+	for _, rate := range highRates {
+		for _, burst := range []int{1, 5} {
+			k := mustKeyed(t, KeyedConfig{Rate: rate, Burst: burst, Clock: newFake()})
+			checkNeverOverRate(t, rate, burst, func(now int64) bool { return k.allowAt("client", now) })
+		}
+	}
+}
+
 func BenchmarkKeyedAllow(b *testing.B) {
 	k, _ := NewKeyed(KeyedConfig{Rate: 1e9, Burst: 1e9})
 	keys := make([]string, 64)

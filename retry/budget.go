@@ -67,10 +67,17 @@ type Budget struct {
 	buckets [budgetBuckets]budgetBucket
 }
 
-// budgetBucket counts the requests and retries of one period. Each word
-// holds the period's stamp (the low 32 bits of its index) in its high half
-// and the count in its low half, so that restarting a bucket for a new
-// period and counting in it are a single compare-and-swap.
+// budgetBucket counts the requests and retries of one period. Period p (the
+// clock's Nanotime divided by the bucket width) lives in bucket p mod 10,
+// computed from the full int64 p so that consecutive periods always land in
+// consecutive buckets. Each word holds the period's stamp (the low 32 bits
+// of p) in its high half and the count in its low half, so that restarting
+// a bucket for a new period and counting in it are a single
+// compare-and-swap. Only the stamp is narrow: a bucket counts for the
+// window when its stamp is exactly the one its place in the window calls
+// for, which stays right across the stamp's wrap. A bucket left untouched
+// for a multiple of 5×2^32 periods (248 days with 1ms buckets, 680 years
+// with the default 1s) would pass for current: the price of one word.
 type budgetBucket struct {
 	requests atomic.Uint64
 	retries  atomic.Uint64
@@ -119,8 +126,8 @@ func NewBudget(c BudgetConfig) (*Budget, error) {
 // per call, before the first attempt; call it yourself only for requests
 // made outside such a policy.
 func (b *Budget) Deposit() {
-	s := b.stamp()
-	bump(&b.buckets[s%budgetBuckets].requests, s)
+	i, s := b.period()
+	bump(&b.buckets[i].requests, s)
 }
 
 // TryWithdraw asks for one retry. It returns true and counts the retry when
@@ -128,18 +135,18 @@ func (b *Budget) Deposit() {
 // Ratio × requests + MinRetriesPerSecond × Window; otherwise it counts a
 // refusal and returns false. A retry policy calls it before every retry.
 func (b *Budget) TryWithdraw() bool {
-	s := b.stamp()
-	req, ret := b.sum(s)
+	i, s := b.period()
+	req, ret := b.sum(i, s)
 	if float64(ret+1) > b.allowance(req) {
 		b.refused.Add(1)
 		return false
 	}
-	w := &b.buckets[s%budgetBuckets].retries
+	w := &b.buckets[i].retries
 	bump(w, s)
 	// Concurrent withdrawals may all have passed the check above: count
 	// first, then check again, and take the retry back when over. At the
 	// margin two racing retries may both give up; none overdraws.
-	req, ret = b.sum(s)
+	req, ret = b.sum(i, s)
 	if float64(ret) > b.allowance(req) {
 		unbump(w, s)
 		b.refused.Add(1)
@@ -162,7 +169,7 @@ type BudgetSnapshot struct {
 
 // Snapshot returns the budget's current counts.
 func (b *Budget) Snapshot() BudgetSnapshot {
-	req, ret := b.sum(b.stamp())
+	req, ret := b.sum(b.period())
 	return BudgetSnapshot{
 		Requests: int64(req),
 		Retries:  int64(ret),
@@ -175,20 +182,34 @@ func (b *Budget) allowance(requests uint64) float64 {
 	return b.ratio*float64(requests) + b.floor
 }
 
-// stamp returns the low 32 bits of the index of the current period.
-func (b *Budget) stamp() uint32 {
-	return uint32(b.clock.Nanotime() / b.width)
+// period returns the bucket of the current period and its stamp, the low
+// 32 bits of the period's index. The bucket comes from the full index: the
+// stamp modulo 10 would jump where the stamp wraps (2^32 is not a multiple
+// of 10) and restart a bucket still inside the window.
+func (b *Budget) period() (bucket int, stamp uint32) {
+	p := b.clock.Nanotime() / b.width
+	i := p % budgetBuckets
+	if i < 0 { // a clock reading below its origin, as a fake clock's may
+		i += budgetBuckets
+	}
+	return int(i), uint32(p)
 }
 
 // sum returns the requests and retries counted in the buckets of the window
-// that ends with period s.
-func (b *Budget) sum(s uint32) (requests, retries uint64) {
-	for i := range b.buckets {
-		bk := &b.buckets[i]
-		if w := bk.requests.Load(); s-uint32(w>>32) < budgetBuckets {
+// that ends with the period in bucket i, stamped s. The window's j-th
+// period back lives in bucket i-j (mod 10) and counts only if that bucket
+// holds exactly that period's stamp, s-j.
+func (b *Budget) sum(i int, s uint32) (requests, retries uint64) {
+	for j := range budgetBuckets {
+		k := i - j
+		if k < 0 {
+			k += budgetBuckets
+		}
+		bk, want := &b.buckets[k], s-uint32(j)
+		if w := bk.requests.Load(); uint32(w>>32) == want {
 			requests += uint64(uint32(w))
 		}
-		if w := bk.retries.Load(); s-uint32(w>>32) < budgetBuckets {
+		if w := bk.retries.Load(); uint32(w>>32) == want {
 			retries += uint64(uint32(w))
 		}
 	}
@@ -203,7 +224,9 @@ func bump(w *atomic.Uint64, s uint32) {
 	for {
 		old := w.Load()
 		var next uint64
-		if d := uint32(old>>32) - s; d <= 4*budgetBuckets {
+		// A period and the newer ones of its bucket differ by a multiple
+		// of 10; anything else is an older period.
+		if d := uint32(old>>32) - s; d <= 4*budgetBuckets && d%budgetBuckets == 0 {
 			if uint32(old) == math.MaxUint32 {
 				return // saturated
 			}

@@ -187,6 +187,101 @@ func TestBudgetConcurrent(t *testing.T) {
 	}
 }
 
+// TestBudgetExactAcrossStampWrap runs a budget across the wrap of its
+// 32-bit period stamp. The bucket index was once the stamp mod 10, which
+// jumps where the stamp wraps (2^32 is not a multiple of 10): period 2^32
+// (stamp 0) landed in the bucket of period 2^32-6, still inside the window,
+// restarted it and forgot its retries, so the budget granted up to twice
+// Ratio × requests. Every grant is checked against a true count of the
+// window, and the snapshot against the truth at the end.
+func TestBudgetExactAcrossStampWrap(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	const ratio = 0.2
+	// A 10ms window: 1ms periods, so the stamp wraps after 49.7 days.
+	b := mustBudget(t, retry.BudgetConfig{Ratio: ratio, MinRetriesPerSecond: retry.NoMinRetries, Window: 10 * time.Millisecond, Clock: fake})
+
+	type counts struct{ req, ret int }
+	truth := map[int64]*counts{} // by period
+	period := func() int64 { return fake.Nanotime() / int64(time.Millisecond) }
+	at := func() *counts {
+		c := truth[period()]
+		if c == nil {
+			c = &counts{}
+			truth[period()] = c
+		}
+		return c
+	}
+	window := func() (req, ret int) {
+		for p := period() - 9; p <= period(); p++ {
+			if c := truth[p]; c != nil {
+				req, ret = req+c.req, ret+c.ret
+			}
+		}
+		return req, ret
+	}
+	deposit := func(n int) {
+		for range n {
+			b.Deposit()
+			at().req++
+		}
+	}
+	withdraw := func(n int) {
+		for range n {
+			if !b.TryWithdraw() {
+				continue
+			}
+			at().ret++
+			if req, ret := window(); float64(ret) > ratio*float64(req) {
+				t.Fatalf("at period 2^32%+d the window holds %d retries for %d requests: more than %v × requests", period()-1<<32, ret, req, ratio)
+			}
+		}
+	}
+
+	// Run steadily for the 50 periods up to the wrap, so every bucket is in use.
+	fake.Advance(time.Duration(1<<32-50) * time.Millisecond)
+	for period() < 1<<32-7 {
+		deposit(10)
+		withdraw(1)
+		fake.Advance(time.Millisecond)
+	}
+	deposit(100)                   // period 2^32-7
+	fake.Advance(time.Millisecond) // period 2^32-6
+	withdraw(15)                   // uses up the 20 the window allows
+	fake.Advance(6 * time.Millisecond)
+	withdraw(40) // period 2^32, stamp 0: must not forget period 2^32-6
+	req, ret := window()
+	if s := b.Snapshot(); s.Requests != int64(req) || s.Retries != int64(ret) {
+		t.Errorf("Snapshot at period 2^32 = %+v, want %d requests and %d retries, the true counts of the window", s, req, ret)
+	}
+}
+
+// TestBudgetStaleBucketRestarts: a bucket left untouched for nearly 2^32
+// periods holds a stamp a little above the current one, as if a newer
+// period had written it. It must be restarted, not counted into, or the
+// period's counts vanish from the window.
+func TestBudgetStaleBucketRestarts(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	b := mustBudget(t, retry.BudgetConfig{Ratio: 0.2, MinRetriesPerSecond: retry.NoMinRetries, Window: 10 * time.Millisecond, Clock: fake})
+	fake.Advance(100 * time.Millisecond) // period 100, bucket 0
+	for range 10 {
+		b.Deposit()
+	}
+	// Period 2^32+94, bucket 0 again, stamp 94: the bucket's stamp 100 is 6 ahead.
+	fake.Advance((1<<32 - 6) * time.Millisecond)
+	for range 10 {
+		b.Deposit()
+	}
+	granted := 0
+	for range 5 {
+		if b.TryWithdraw() {
+			granted++
+		}
+	}
+	if s := b.Snapshot(); s.Requests != 10 || s.Retries != 2 || granted != 2 {
+		t.Errorf("Snapshot = %+v, %d retries granted; want 10 requests, 2 retries granted and counted", s, granted)
+	}
+}
+
 func BenchmarkBudgetDeposit(b *testing.B) {
 	bg := mustBudget(b, retry.BudgetConfig{})
 	b.ReportAllocs()

@@ -308,11 +308,15 @@ func (p *Policy) retry(ctx context.Context, next fusebox.Next, err error, start 
 		if ra, ok := retryAfterOf(err); ok && !p.ignoreRA {
 			delay = max(delay, min(ra, p.maxRA))
 		}
-		if p.maxElapsed > 0 && time.Duration(p.clock.Nanotime()-start)+delay > p.maxElapsed {
+		// elapsed+delay > maxElapsed, written so that it cannot overflow:
+		// delay may be as long as a time.Duration goes (a huge Retry-After
+		// with MaxRetryAfter math.MaxInt64, or a huge MaxInterval).
+		if p.maxElapsed > 0 && delay > p.maxElapsed-max(0, time.Duration(p.clock.Nanotime()-start)) {
 			return p.giveUp(n, err)
 		}
 		// Never sleep past the caller's deadline: an attempt that could not
-		// start before it is not worth waiting for.
+		// start before it is not worth waiting for. (time.Time.Add
+		// saturates, so a huge delay cannot wrap into the past.)
 		if dl, ok := ctx.Deadline(); ok && !p.clock.Now().Add(delay).Before(dl) {
 			return p.giveUp(n, err)
 		}

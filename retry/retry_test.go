@@ -402,6 +402,48 @@ func TestRetryAfterPastDeadlineGivesUp(t *testing.T) {
 	}
 }
 
+// TestHugeDelayGivesUp: a delay as long as a time.Duration goes (a huge
+// Retry-After with no cap of the policy's own, or a huge backoff) must make
+// the policy give up at once when MaxElapsed or the caller's deadline
+// cannot accommodate it. elapsed+delay > MaxElapsed once overflowed, let
+// the check pass, and the policy slept for 292 years.
+func TestHugeDelayGivesUp(t *testing.T) {
+	huge := &retry.StatusError{Code: 503, Wait: math.MaxInt64}
+	tests := []struct {
+		name     string
+		cfg      retry.Config
+		err      error
+		deadline bool // the caller's context ends in an hour
+	}{
+		{"Retry-After past MaxElapsed", retry.Config{MaxElapsed: time.Second, MaxRetryAfter: math.MaxInt64}, huge, false},
+		{"constant backoff past MaxElapsed", retry.Config{MaxElapsed: time.Second, Backoff: retry.BackoffConstant, InitialInterval: math.MaxInt64}, unavailable, false},
+		{"jittered backoff past MaxElapsed", retry.Config{MaxElapsed: time.Second, InitialInterval: math.MaxInt64 / 2, MaxInterval: math.MaxInt64, Jitter: retry.JitterEqual, Seed: 1}, unavailable, false},
+		{"Retry-After past the deadline", retry.Config{MaxRetryAfter: math.MaxInt64}, huge, true},
+		{"backoff past the deadline", retry.Config{Backoff: retry.BackoffConstant, InitialInterval: math.MaxInt64}, unavailable, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := newInstant()
+			tt.cfg.Clock = clk
+			p := mustNew(t, tt.cfg)
+			ctx := context.Background()
+			if tt.deadline {
+				ctx = deadlineCtx{ctx, clk.Now().Add(time.Hour)}
+			}
+			start, attempts := clk.Now(), 0
+			err := p.Execute(ctx, func(context.Context) error {
+				attempts++
+				clk.Advance(time.Millisecond) // some time has elapsed
+				return tt.err
+			})
+			wantIs(t, err, retry.ErrRetriesExhausted, tt.err)
+			if attempts != 1 || clk.made() != 0 {
+				t.Errorf("%d attempts, %d timers; want 1 and 0: the call took %v", attempts, clk.made(), clk.Since(start))
+			}
+		})
+	}
+}
+
 func TestOnRetry(t *testing.T) {
 	var got []retry.Attempt
 	p := mustNew(t, retry.Config{

@@ -2,6 +2,7 @@ package timeout
 
 import (
 	"context"
+	"math"
 	"sync"
 	"time"
 
@@ -32,7 +33,10 @@ import (
 type clockCtx struct {
 	parent context.Context
 	clk    *clock.Coarse
-	dl     int64 // the deadline on clk's Nanotime scale
+	// dl is the deadline on clk's Nanotime scale; never (math.MaxInt64),
+	// when the timeout reaches past the end of that scale, means it can
+	// never pass: no timer is armed for it and poll never fires it.
+	dl int64
 
 	mu    sync.Mutex
 	done  chan struct{} // nil until first asked for; requires mu
@@ -59,8 +63,28 @@ type clockCtx struct {
 	standalone bool
 }
 
-func newClockCtx(parent context.Context, clk *clock.Coarse, dl int64) *clockCtx {
-	return &clockCtx{parent: parent, clk: clk, dl: dl}
+// never is the deadline of a timeout that reaches past the end of the
+// clock's Nanotime scale: a time that cannot come.
+const never = math.MaxInt64
+
+// newClockCtx returns a context that ends d after now, a reading of clk.
+// A deadline past the end of the Nanotime scale saturates to never instead
+// of wrapping around into the past.
+func newClockCtx(parent context.Context, clk *clock.Coarse, now int64, d time.Duration) *clockCtx {
+	return &clockCtx{parent: parent, clk: clk, dl: addSat(now, int64(d))}
+}
+
+// addSat returns a+b, clamped to [math.MinInt64, math.MaxInt64] instead of
+// wrapping around.
+func addSat(a, b int64) int64 {
+	s := a + b
+	if (s > a) != (b > 0) {
+		if b > 0 {
+			return math.MaxInt64
+		}
+		return math.MinInt64
+	}
+	return s
 }
 
 // poll ends the context if its parent ended or its deadline passed, for
@@ -74,7 +98,7 @@ func (c *clockCtx) poll() {
 	}
 	if err := c.parent.Err(); err != nil {
 		c.end(err, false)
-	} else if c.clk.Nanotime() >= c.dl {
+	} else if c.dl != never && c.clk.Nanotime() >= c.dl {
 		c.end(context.DeadlineExceeded, true)
 	}
 }
@@ -85,7 +109,9 @@ func (c *clockCtx) armLocked() {
 		return
 	}
 	c.armed = true
-	c.timer = c.clk.AfterFunc(time.Duration(c.dl-c.clk.Nanotime()), func() { c.end(context.DeadlineExceeded, true) })
+	if c.dl != never {
+		c.timer = c.clk.AfterFunc(c.left(), func() { c.end(context.DeadlineExceeded, true) })
+	}
 	if c.parent.Done() != nil {
 		c.stopParent = context.AfterFunc(c.parent, func() { c.end(c.parent.Err(), false) })
 	}
@@ -143,10 +169,19 @@ func (c *clockCtx) timedOut() bool {
 	return c.cause != nil
 }
 
+// left returns the time until the deadline, clamped instead of wrapping
+// around when dl is never or the clock reads below zero (a fake clock Set
+// back past its start).
+func (c *clockCtx) left() time.Duration {
+	return time.Duration(addSat(c.dl, -c.clk.Nanotime()))
+}
+
 // Deadline returns the deadline as a wall-clock time, computed when asked
-// from the time left on the coarse clock.
+// from the time left on the coarse clock. For a deadline that is never,
+// that is about 292 years from now (time.Time.Add saturates, it does not
+// wrap).
 func (c *clockCtx) Deadline() (time.Time, bool) {
-	return c.clk.Now().Add(time.Duration(c.dl - c.clk.Nanotime())), true
+	return c.clk.Now().Add(c.left()), true
 }
 
 func (c *clockCtx) Done() <-chan struct{} {

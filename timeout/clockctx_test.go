@@ -12,7 +12,7 @@ import (
 
 func TestClockCtxAfterFunc(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
-	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime(), time.Second)
 	defer c.release()
 
 	ran := make(chan string, 3)
@@ -48,7 +48,7 @@ func TestClockCtxParentEnds(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
 	type key struct{}
 	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), key{}, 1))
-	c := newClockCtx(parent, clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	c := newClockCtx(parent, clock.Cached(fake), fake.Nanotime(), time.Second)
 	defer c.release()
 	if c.Value(key{}) != 1 {
 		t.Fatal("parent value not visible")
@@ -69,7 +69,7 @@ func TestClockCtxParentEnds(t *testing.T) {
 // nobody waits on still reports its deadline once it has passed.
 func TestClockCtxLazy(t *testing.T) {
 	fake := clock.NewFake(time.Time{})
-	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime(), time.Second)
 	defer c.release()
 	if c.Err() != nil || fake.Timers() != 0 {
 		t.Fatalf("fresh: Err %v, %d timers; want nil and none armed", c.Err(), fake.Timers())
@@ -87,7 +87,7 @@ func TestClockCtxLazy(t *testing.T) {
 		t.Fatal("Done asked after the end is not closed")
 	}
 	// A waiter arms the timer, which the clock then fires.
-	w := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime()+int64(time.Second))
+	w := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime(), time.Second)
 	defer w.release()
 	done := w.Done()
 	if fake.Timers() != 1 {

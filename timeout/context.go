@@ -24,7 +24,9 @@ import (
 // parent's. When parent's deadline is no later than d from now, the copy
 // keeps parent's deadline, as context.WithTimeout does. Call cancel as soon
 // as the work is done, as with context.WithTimeout: it stops the timer, if
-// one runs, and ends the context with context.Canceled.
+// one runs, and ends the context with context.Canceled. A d so large that
+// the deadline would overflow (such as math.MaxInt64) saturates: the
+// deadline never passes and no timer is armed for it.
 //
 // fuseboxhttp's Deadline middleware gives handlers such a context.
 func NewContext(parent context.Context, d time.Duration, clk clock.Clock) (ctx context.Context, cancel context.CancelFunc) {
@@ -32,7 +34,7 @@ func NewContext(parent context.Context, d time.Duration, clk clock.Clock) (ctx c
 	if dl, ok := parent.Deadline(); ok && !dl.After(coarse.Now().Add(d)) {
 		return context.WithCancel(parent)
 	}
-	c := newClockCtx(parent, coarse, coarse.Nanotime()+int64(d))
+	c := newClockCtx(parent, coarse, coarse.Nanotime(), d)
 	c.standalone = true
 	return c, c.release
 }

@@ -3,6 +3,7 @@ package timeout_test
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 
@@ -108,6 +109,19 @@ func TestNewContextKeepsEarlierParentDeadline(t *testing.T) {
 	pdl, _ := parent.Deadline()
 	if dl, ok := ctx.Deadline(); !ok || !dl.Equal(pdl) {
 		t.Fatalf("Deadline = %v, %v; want the parent's %v", dl, ok, pdl)
+	}
+}
+
+// NewContext with math.MaxInt64 once wrapped its deadline negative and
+// ended at once; the deadline saturates instead (see TestHugeTimeoutSaturates).
+func TestNewContextHugeTimeoutSaturates(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	fake.Advance(time.Second)
+	ctx, cancel := timeout.NewContext(context.Background(), math.MaxInt64, fake)
+	checkFarDeadline(t, ctx, fake)
+	cancel()
+	if ctx.Err() != context.Canceled {
+		t.Fatalf("Err after cancel = %v, want Canceled", ctx.Err())
 	}
 }
 

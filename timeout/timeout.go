@@ -23,7 +23,9 @@ type Config struct {
 	// Name identifies the policy in events.
 	Name string `json:"name" yaml:"name"`
 	// Timeout is how long a call may take. Zero means DefaultTimeout (1s);
-	// a negative value is an error.
+	// a negative value is an error. The deadline saturates: a Timeout so
+	// large that it reaches past the end of the clock's scale (such as
+	// math.MaxInt64) is a deadline that never passes, with no timer.
 	Timeout time.Duration `json:"timeout" yaml:"timeout"`
 	// Clock is the time source; nil means the real clock, read through
 	// the default coarse clock (millisecond precision). The deadline is a
@@ -93,7 +95,7 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		// The caller's deadline governs; whatever happens is the caller's.
 		return next.Run(ctx)
 	}
-	cc := newClockCtx(ctx, p.coarse, p.coarse.Nanotime()+int64(p.timeout))
+	cc := newClockCtx(ctx, p.coarse, p.coarse.Nanotime(), p.timeout)
 	err := runGuarded(cc, next, cc.release)
 	fired := err != nil && ctx.Err() == nil && cc.timedOut()
 	cc.finish()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -340,6 +341,57 @@ func TestRealClockTimeout(t *testing.T) {
 		if cause != timeout.ErrTimeout {
 			t.Fatalf("clock %T: Cause = %v, want ErrTimeout", clk, cause)
 		}
+	}
+}
+
+// A Timeout of math.MaxInt64, the natural way to say "practically never",
+// once wrapped Nanotime()+Timeout negative and timed every call out at once.
+// The deadline saturates instead: the call runs with a live context whose
+// Deadline is about 292 years ahead, and no timer is armed for it.
+func TestHugeTimeoutSaturates(t *testing.T) {
+	p, fake := newFake(t, math.MaxInt64)
+	fake.Advance(time.Second) // a clock past 0, as Real's always is
+	dependency := errors.New("dependency error")
+	err := p.Execute(context.Background(), func(ctx context.Context) error {
+		checkFarDeadline(t, ctx, fake)
+		return dependency
+	})
+	if err != dependency {
+		t.Fatalf("Execute = %v, want the function's error unchanged", err)
+	}
+	if s := p.Snapshot(); s.Timeouts != 0 {
+		t.Fatalf("Snapshot = %+v, want no timeouts", s)
+	}
+}
+
+// checkFarDeadline checks that ctx, made with a timeout of math.MaxInt64
+// on fake, is live, reports a deadline about 292 years ahead, arms no timer
+// when waited on, and stays live a long fake time later.
+func checkFarDeadline(t *testing.T, ctx context.Context, fake *clock.Fake) {
+	t.Helper()
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("ctx.Err() = %v at once, want nil", err)
+	}
+	const years290 = 290 * 365 * 24 * time.Hour
+	if dl, ok := ctx.Deadline(); !ok || dl.Sub(fake.Now()) < years290 || dl.Year() > fake.Now().Year()+293 {
+		t.Fatalf("Deadline = %v, %v at %v; want about 292 years ahead, true", dl, ok, fake.Now())
+	}
+	child, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := ctx.Done()
+	if n := fake.Timers(); n != 0 {
+		t.Fatalf("%d timers armed for a deadline that cannot come, want 0", n)
+	}
+	fake.Advance(100 * 365 * 24 * time.Hour)
+	select {
+	case <-done:
+		t.Fatalf("ctx ended 100 years in: %v", ctx.Err())
+	case <-child.Done():
+		t.Fatalf("child ended 100 years in: %v", child.Err())
+	default:
+	}
+	if err := ctx.Err(); err != nil {
+		t.Fatalf("ctx.Err() = %v 100 years in, want nil", err)
 	}
 }
 
