@@ -45,9 +45,9 @@ type Breaker struct {
 
 	// Everything below is guarded by mu.
 	mu            sync.Mutex
-	since         int64 // Nanotime of the last transition
-	reopens       int32 // consecutive openings without closing
-	probeOK       int32 // successful probes in this half-open state
+	since         int64  // Nanotime of the last transition
+	reopens       int32  // consecutive openings without closing
+	probeOK       uint32 // successful probes in this half-open state
 	probeFail     uint64
 	reclaimed     uint64
 	transitions   uint64
@@ -182,6 +182,13 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 // acquireProbe takes a free probe slot, or one whose holder has held it
 // longer than HalfOpenMaxWait, with compare-and-swap: never more than
 // HalfOpenProbes holders at once.
+//
+// The caller read the state word w before; the breaker may have left that
+// half-open state since (a probe failed, say) while its slots stayed as they
+// were. So a slot taken is kept only if the word is still w after the
+// compare-and-swap; otherwise it is given back and acquireProbe reports
+// failure, for the caller to look at the state again: an open breaker
+// admits no call.
 func (b *Breaker) acquireProbe(w uint64) (Permit, bool) {
 	now := b.coarse.Nanotime()
 	for i := range b.probes {
@@ -190,13 +197,27 @@ func (b *Breaker) acquireProbe(w uint64) (Permit, bool) {
 		if t&1 == 0 {
 			if sl.ticket.CompareAndSwap(t, t+1) {
 				sl.since.Store(now)
+				if b.word.Load() != w {
+					b.releaseProbe(sl, t+1)
+					return Permit{}, false
+				}
 				return Permit{b: b, word: w, start: now, slot: int32(i), ticket: t + 1}, true
 			}
 			continue
 		}
 		since := sl.since.Load()
 		if since != math.MaxInt64 && now-since >= b.s.maxWait && sl.since.CompareAndSwap(since, now) {
+			if testHook != nil {
+				testHook(hookReclaimSince)
+			}
 			if sl.ticket.CompareAndSwap(t, t+2) {
+				if testHook != nil {
+					testHook(hookReclaimTicket)
+				}
+				if b.word.Load() != w {
+					b.releaseProbe(sl, t+2)
+					return Permit{}, false
+				}
 				b.mu.Lock()
 				b.reclaimed++
 				b.mu.Unlock()
@@ -206,6 +227,40 @@ func (b *Breaker) acquireProbe(w uint64) (Permit, bool) {
 	}
 	return Permit{}, false
 }
+
+// releaseProbe frees the slot sl held under ticket, and reports whether it
+// did: false when the slot is no longer that ticket's (reclaimed, or made
+// stale by a new half-open state and perhaps taken again).
+//
+// It frees by compare-and-swap, not a store: acquireProbe reclaims without
+// the mutex, and a store could free a slot that a reclaimer took a moment
+// ago, letting one probe too many in. since goes first, so that no new
+// reclaim can start. If the slot is someone else's, that overwrote their
+// since: give one back, unless they have set theirs since. A fresh reading
+// of the clock is no earlier than when they took the slot, so their probe
+// is never reclaimed early, at worst a moment late.
+func (b *Breaker) releaseProbe(sl *probeSlot, ticket uint64) bool {
+	sl.since.Store(math.MaxInt64)
+	if !sl.ticket.CompareAndSwap(ticket, ticket+1) {
+		sl.since.CompareAndSwap(math.MaxInt64, b.coarse.Nanotime())
+		return false
+	}
+	return true
+}
+
+// testHook, set only by tests, is called at the points of the lock-free
+// probe protocol named by the hook constants, so that a test can force the
+// interleaving of a race. It is nil otherwise, and read only on the
+// half-open reclaim path and on transitions to half-open.
+var testHook func(hookPoint)
+
+type hookPoint uint8
+
+const (
+	hookReclaimSince  hookPoint = iota // acquireProbe: a stuck slot's since taken, its ticket not yet
+	hookReclaimTicket                  // acquireProbe: a stuck slot's ticket taken, the state word not yet checked
+	hookHalfOpenSlot                   // transitionLocked to half-open: a held slot's ticket loaded, not yet bumped
+)
 
 // Done reports the outcome of the permitted call. Only the first Done of a
 // Permit counts; an outcome that belongs to an earlier state of the breaker
@@ -328,14 +383,9 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 		b.lateOutcome() // reclaimed after HalfOpenMaxWait, or from an earlier half-open state
 		return
 	}
-	// Free the slot by compare-and-swap, not a store: acquireProbe reclaims
-	// without the mutex, and a store could free a slot that a reclaimer
-	// took a moment ago, letting one probe too many in. since goes first, so
-	// that no new reclaim can start; if one got in before it, the slot is
-	// the reclaimer's: give it back a since and drop this outcome as late.
-	sl.since.Store(math.MaxInt64)
-	if !sl.ticket.CompareAndSwap(p.ticket, p.ticket+1) {
-		sl.since.Store(now)
+	// A reclaimer may take the slot between the check above and the
+	// release: then the slot is the reclaimer's and this outcome is late.
+	if !b.releaseProbe(sl, p.ticket) {
 		b.mu.Unlock()
 		b.lateOutcome()
 		return
@@ -344,6 +394,23 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 		b.mu.Unlock()
 		b.lateOutcome()
 		return
+	}
+	// A probe is judged outside the window, but it was a call: it counts
+	// in the lifetime totals.
+	k := window.Success
+	switch {
+	case o == fusebox.Ignored:
+		k = window.Ignored
+	case o == fusebox.Failure:
+		k = window.FailureBit
+	}
+	if slow {
+		k |= window.SlowBit
+	}
+	if b.tw != nil {
+		b.tw.AddTotal(k)
+	} else {
+		b.cw.AddTotal(k)
 	}
 	switch {
 	case o == fusebox.Ignored:
@@ -358,7 +425,7 @@ func (b *Breaker) doneProbe(p *Permit, o fusebox.Outcome) {
 		b.unlockAndDispatch()
 	default:
 		b.probeOK++
-		if b.probeOK >= int32(b.s.successes) {
+		if b.probeOK >= b.s.successes {
 			b.transitionLocked(p.word, Closed, reasonProbesOK)
 		}
 		b.unlockAndDispatch()
@@ -410,7 +477,10 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 		d := b.openDurationLocked()
 		b.reopens++
 		b.lastOpenNanos = d
-		until := now + d
+		until := int64(math.MaxInt64) // saturated: an open duration near the largest Duration must not wrap
+		if now <= 0 || d <= math.MaxInt64-now {
+			until = now + d
+		}
 		b.openUntil.Store(until)
 		b.openErr.Store(&OpenError{Name: b.s.name, State: Open, until: until, b: b})
 		if b.s.autoHalf {
@@ -425,8 +495,22 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 		for i := range b.probes {
 			sl := &b.probes[i]
 			sl.since.Store(math.MaxInt64)
-			if t := sl.ticket.Load(); t&1 != 0 {
-				sl.ticket.Store(t + 1) // a stuck probe from before: its ticket is now stale
+			// A stuck probe from before: free its slot, making its
+			// ticket stale. By compare-and-swap: a reclaimer that took
+			// since before the store above may still take the ticket
+			// (acquireProbe runs without the mutex), and a store would
+			// then hand its ticket to the next prober too.
+			for {
+				t := sl.ticket.Load()
+				if t&1 == 0 {
+					break
+				}
+				if testHook != nil {
+					testHook(hookHalfOpenSlot)
+				}
+				if sl.ticket.CompareAndSwap(t, t+1) {
+					break
+				}
 			}
 		}
 		// Rejections while every probe slot is taken say "now".
@@ -494,24 +578,40 @@ func (b *Breaker) resetWindowLocked(now int64) {
 	b.consecutive.Store(0)
 }
 
-// openDurationLocked returns the next open duration in nanoseconds: the
-// base duration grown by the backoff for each consecutive re-open, spread by
-// jitter, capped. Requires b.mu.
+// openDurationLocked returns the next open duration in nanoseconds, at
+// least 1: the base duration grown by the backoff for each consecutive
+// re-open, capped at MaxOpenDuration, then shortened by the jitter, a
+// uniform draw from [d×(1−jitter), d]. Jitter after the cap, and downward
+// only, keeps it from being clamped away (openings in lockstep at the cap)
+// and keeps every opening within the cap. Requires b.mu.
 func (b *Breaker) openDurationLocked() int64 {
-	d := float64(b.s.openNanos) * math.Pow(b.s.backoff, float64(b.reopens))
-	if b.s.maxOpen == b.s.openNanos {
-		d = float64(b.s.openNanos)
+	d := b.s.maxOpen
+	if b.s.maxOpen != b.s.openNanos {
+		// In float64 the growth may reach +Inf, and the cap may round up
+		// (float64(math.MaxInt64) is 2^63, which no int64 holds): compare
+		// in float64, convert only what is below the cap.
+		if f := float64(b.s.openNanos) * math.Pow(b.s.backoff, float64(b.reopens)); f < float64(b.s.maxOpen) {
+			d = min(int64(f), b.s.maxOpen)
+		}
 	}
 	if j := b.s.jitter; j > 0 {
-		d *= 1 + j*(2*b.random()-1)
+		// j*random() < 1, so the cut is below float64(d) and fits an
+		// int64 even for d near math.MaxInt64.
+		d -= int64(float64(d) * j * b.random())
 	}
-	if d > float64(b.s.maxOpen) {
-		d = float64(b.s.maxOpen)
+	return max(d, 1)
+}
+
+// remaining returns until-now, at least 0, saturated rather than wrapped
+// when until is near math.MaxInt64 and now negative (a fake clock set back).
+func remaining(until, now int64) int64 {
+	if until <= now {
+		return 0
 	}
-	if d < 1 {
-		d = 1
+	if now < 0 && until > math.MaxInt64+now {
+		return math.MaxInt64
 	}
-	return int64(d)
+	return until - now
 }
 
 // random returns a uniform float64 in [0, 1) from the breaker's own
@@ -528,8 +628,8 @@ func (b *Breaker) random() float64 {
 // Execute runs fn if the breaker admits it and records its outcome, as
 // judged by the configured Classifier (an error after the caller's context
 // ended is Ignored). A rejected call returns an *OpenError matching ErrOpen
-// without running fn. If fn panics, the call is recorded as a failure and
-// the panic continues.
+// without running fn. If fn (or the Classifier) panics, the call is
+// recorded as a failure and the panic continues.
 func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) error {
 	w := b.word.Load()
 	if stateOf(w) == Closed && b.fast {
@@ -577,8 +677,11 @@ func (b *Breaker) executeSlow(ctx context.Context, fn func(context.Context) erro
 		}
 	}()
 	err = fn(ctx)
+	// Classify before finished: a Classifier is user code, and if it
+	// panics the deferred Done must still release the permit.
+	o := b.Classify(ctx, err)
 	finished = true
-	p.Done(b.Classify(ctx, err))
+	p.Done(o)
 	return err
 }
 
@@ -628,8 +731,9 @@ func (b *Breaker) runSlow(ctx context.Context, next fusebox.Next) error {
 		}
 	}()
 	err = next.Run(ctx)
+	o := b.Classify(ctx, err) // before finished: see executeSlow
 	finished = true
-	p.Done(b.Classify(ctx, err))
+	p.Done(o)
 	return err
 }
 
@@ -647,8 +751,9 @@ func Do[T any](ctx context.Context, b *Breaker, fn func(context.Context) (T, err
 		}
 	}()
 	v, err := fn(ctx)
+	o := b.Classify(ctx, err) // before finished: see executeSlow
 	finished = true
-	p.Done(b.Classify(ctx, err))
+	p.Done(o)
 	return v, err
 }
 
@@ -662,29 +767,46 @@ func (b *Breaker) Classify(ctx context.Context, err error) fusebox.Outcome {
 }
 
 // Trip opens the breaker now, as a failure would, with the usual open
-// duration and recovery through half-open.
+// duration and recovery through half-open. It acts on the automatic states
+// (Closed, Open, where it starts a fresh opening, and HalfOpen) only: in the
+// operator states ForcedOpen, Disabled and MetricsOnly it does nothing, for
+// they last until Reset or another operator command.
 func (b *Breaker) Trip() { b.force(Open, reasonTripped) }
 
 // Reset closes the breaker and empties its window, whatever its state,
-// also ending ForcedOpen, Disabled and MetricsOnly.
+// also ending ForcedOpen, Disabled and MetricsOnly. It starts a new
+// generation even for a closed breaker (without a transition for
+// listeners): outcomes of calls admitted before the Reset are dropped as
+// late, not judged in the emptied window.
 func (b *Breaker) Reset() { b.force(Closed, reasonReset) }
 
-// ForceOpen rejects every call until Reset.
+// ForceOpen rejects every call until Reset, Disable or MetricsOnly; Trip
+// leaves a forced-open breaker forced open.
 func (b *Breaker) ForceOpen() { b.force(ForcedOpen, reasonForced) }
 
-// Disable admits every call and records nothing until Reset.
+// Disable admits every call and records nothing until Reset (or ForceOpen,
+// MetricsOnly); Trip does nothing while disabled.
 func (b *Breaker) Disable() { b.force(Disabled, reasonDisabled) }
 
 // MetricsOnly admits every call and records outcomes, but never trips,
-// until Reset.
+// until Reset (or ForceOpen, Disable); Trip does nothing in metrics-only
+// mode.
 func (b *Breaker) MetricsOnly() { b.force(MetricsOnly, reasonMetricsOnly) }
 
 func (b *Breaker) force(to State, reason cause) {
 	b.mu.Lock()
 	w := b.word.Load()
-	if stateOf(w) == to && to != Open {
+	from := stateOf(w)
+	if to == Open && (from == ForcedOpen || from == Disabled || from == MetricsOnly) {
+		b.mu.Unlock() // Trip leaves the operator states alone
+		return
+	}
+	if from == to && to != Open {
 		if to == Closed {
-			// Reset empties the window of a closed breaker too.
+			// Reset of a closed breaker: a new generation, so that
+			// calls in flight report late instead of into the emptied
+			// window; no transition.
+			b.word.Store((w>>stateBits+1)<<stateBits | uint64(Closed))
 			b.resetWindowLocked(b.coarse.Nanotime())
 		}
 		b.mu.Unlock()

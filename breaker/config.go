@@ -61,8 +61,8 @@ type Config struct {
 	// 0 means 100.
 	WindowSize int `json:"windowSize" yaml:"windowSize"`
 	// MinimumCalls is how many calls the window must hold before a rate
-	// (FailureRate, SlowCallRate) can trip the breaker: 0 means 20 (or the
-	// window size of a smaller count window).
+	// (FailureRate, SlowCallRate) can trip the breaker, up to 4294967295:
+	// 0 means 20 (or the window size of a smaller count window).
 	MinimumCalls int `json:"minimumCalls" yaml:"minimumCalls"`
 
 	// FailureRate trips the breaker when failures/calls in the window
@@ -76,7 +76,8 @@ type Config struct {
 	// only when SlowCallRate is set.
 	SlowCallDuration time.Duration `json:"slowCallDuration" yaml:"slowCallDuration"`
 	// ConsecutiveFailures trips the breaker after this many failures in a
-	// row (a success resets the count; ignored calls do not). 0 disables it.
+	// row (a success resets the count; ignored calls do not), up to
+	// 4294967295. 0 disables it.
 	// It needs no MinimumCalls: the count is its own minimum.
 	ConsecutiveFailures int `json:"consecutiveFailures" yaml:"consecutiveFailures"`
 
@@ -86,21 +87,25 @@ type Config struct {
 	// MaxOpenDuration caps the open duration as it grows by OpenBackoff
 	// with each re-open that follows a failed probe. 0 means OpenDuration:
 	// a constant open duration. The growth resets when the breaker closes.
+	// No open duration exceeds it, jitter included; values near the
+	// largest time.Duration mean "no cap" and never overflow.
 	MaxOpenDuration time.Duration `json:"maxOpenDuration" yaml:"maxOpenDuration"`
 	// OpenBackoff multiplies the open duration on each consecutive re-open,
 	// 1 to 100: 0 means 2. It matters only with MaxOpenDuration set.
 	OpenBackoff float64 `json:"openBackoff" yaml:"openBackoff"`
-	// OpenJitter spreads each open duration at random by up to this
-	// fraction either way, in [0, 1]: 0.2 turns 10s into 8s to 12s (then
-	// capped by MaxOpenDuration), so a fleet of breakers does not probe in
-	// lockstep. 0 means no jitter.
+	// OpenJitter shortens each open duration at random by up to this
+	// fraction, in [0, 1], so a fleet of breakers does not probe in
+	// lockstep: each opening lasts a uniform draw from [d×(1−OpenJitter), d],
+	// where d is the backed-off duration already capped at MaxOpenDuration.
+	// 0.2 turns 10s into 8s to 10s. Jitter never lengthens an opening, so
+	// it is not lost to the cap. 0 means no jitter.
 	OpenJitter float64 `json:"openJitter" yaml:"openJitter"`
 
 	// HalfOpenProbes is how many probe calls may be in flight at once in
 	// the half-open state: 0 means 3. Other calls are rejected with ErrOpen.
 	HalfOpenProbes int `json:"halfOpenProbes" yaml:"halfOpenProbes"`
-	// HalfOpenSuccesses is how many successful probes close the breaker:
-	// 0 means HalfOpenProbes. A failed probe (or a slow one, when
+	// HalfOpenSuccesses is how many successful probes close the breaker,
+	// up to 4294967295: 0 means HalfOpenProbes. A failed probe (or a slow one, when
 	// SlowCallRate is set) re-opens it at once, so the successes are always
 	// consecutive; ignored probes count neither way.
 	HalfOpenSuccesses int `json:"halfOpenSuccesses" yaml:"halfOpenSuccesses"`
@@ -212,6 +217,11 @@ func (s *settings) config() Config {
 	return c
 }
 
+// maxCount is the largest value of the count fields settings keeps in 32
+// bits (MinimumCalls, ConsecutiveFailures, HalfOpenSuccesses); validate
+// rejects larger ones rather than let them wrap.
+const maxCount int64 = math.MaxUint32
+
 func rangeErr(field string, v any, want string) error {
 	return fmt.Errorf("breaker: %s %v out of range: want %s", field, v, want)
 }
@@ -247,8 +257,8 @@ func (c Config) validate() (Config, error) {
 	if s.WindowSize == 0 {
 		s.WindowSize = DefaultWindowSize
 	}
-	if c.MinimumCalls < 0 {
-		return s, rangeErr("MinimumCalls", c.MinimumCalls, fmt.Sprintf("0 (default %d) or more", DefaultMinimumCalls))
+	if c.MinimumCalls < 0 || int64(c.MinimumCalls) > maxCount {
+		return s, rangeErr("MinimumCalls", c.MinimumCalls, fmt.Sprintf("0 (default %d) to %d", DefaultMinimumCalls, maxCount))
 	}
 	if s.MinimumCalls == 0 {
 		s.MinimumCalls = DefaultMinimumCalls
@@ -268,8 +278,8 @@ func (c Config) validate() (Config, error) {
 	if c.SlowCallDuration < 0 {
 		return s, rangeErr("SlowCallDuration", c.SlowCallDuration, fmt.Sprintf("0 (default %v) or more", DefaultSlowCallTime))
 	}
-	if c.ConsecutiveFailures < 0 {
-		return s, rangeErr("ConsecutiveFailures", c.ConsecutiveFailures, "0 (off) or more")
+	if c.ConsecutiveFailures < 0 || int64(c.ConsecutiveFailures) > maxCount {
+		return s, rangeErr("ConsecutiveFailures", c.ConsecutiveFailures, fmt.Sprintf("0 (off) to %d", maxCount))
 	}
 	if c.FailureRate == 0 && c.SlowCallRate == 0 && c.ConsecutiveFailures == 0 {
 		s.FailureRate = DefaultFailureRate
@@ -308,8 +318,8 @@ func (c Config) validate() (Config, error) {
 	if s.HalfOpenProbes == 0 {
 		s.HalfOpenProbes = DefaultHalfOpenProbes
 	}
-	if c.HalfOpenSuccesses < 0 {
-		return s, rangeErr("HalfOpenSuccesses", c.HalfOpenSuccesses, "0 (default HalfOpenProbes) or more")
+	if c.HalfOpenSuccesses < 0 || int64(c.HalfOpenSuccesses) > maxCount {
+		return s, rangeErr("HalfOpenSuccesses", c.HalfOpenSuccesses, fmt.Sprintf("0 (default HalfOpenProbes) to %d", maxCount))
 	}
 	if s.HalfOpenSuccesses == 0 {
 		s.HalfOpenSuccesses = s.HalfOpenProbes

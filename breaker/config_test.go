@@ -2,7 +2,9 @@ package breaker
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,6 +93,72 @@ func TestConfigValidation(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The count fields kept in 32 bits (ConsecutiveFailures, MinimumCalls,
+// HalfOpenSuccesses) reject what does not fit, instead of wrapping (2^32+1
+// became 1, 2^32 became 0 = off), and honour the largest value that does
+// (HalfOpenSuccesses 2^31 was compared as a negative int32: one probe
+// closed the breaker).
+func TestConfigCountFieldsRange(t *testing.T) {
+	if strconv.IntSize < 64 {
+		t.Skip("an int of 32 bits cannot exceed the range")
+	}
+	var wide int64 = math.MaxUint32 // a variable: int(constant) would not compile on 32-bit
+	largest, above, wrapsToOne := int(wide), int(wide+1), int(wide+2)
+	tests := []struct {
+		field string
+		set   func(c *Config, v int)
+		get   func(c Config) int
+	}{
+		{"ConsecutiveFailures", func(c *Config, v int) { c.ConsecutiveFailures = v }, func(c Config) int { return c.ConsecutiveFailures }},
+		{"MinimumCalls", func(c *Config, v int) { c.MinimumCalls = v }, func(c Config) int { return c.MinimumCalls }},
+		{"HalfOpenSuccesses", func(c *Config, v int) { c.HalfOpenSuccesses = v }, func(c Config) int { return c.HalfOpenSuccesses }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.field, func(t *testing.T) {
+			for _, v := range []int{above, wrapsToOne, math.MaxInt} {
+				c := Config{Clock: newFake()}
+				tt.set(&c, v)
+				b, err := New(c)
+				if err == nil {
+					t.Errorf("%s %d: New accepted it (Config() says %d)", tt.field, v, tt.get(b.Config()))
+					continue
+				}
+				want := fmt.Sprintf("breaker: %s %d out of range: want ", tt.field, v)
+				if !strings.HasPrefix(err.Error(), want) || !strings.HasSuffix(err.Error(), " to 4294967295") {
+					t.Errorf("%s %d: error %q, want %q... to 4294967295", tt.field, v, err, want)
+				}
+			}
+			c := Config{Clock: newFake()}
+			tt.set(&c, largest)
+			b, err := New(c)
+			if err != nil {
+				t.Fatalf("%s %d: %v", tt.field, largest, err)
+			}
+			if got := tt.get(b.Config()); got != largest {
+				t.Errorf("%s %d: Config() says %d", tt.field, largest, got)
+			}
+		})
+	}
+	t.Run("HalfOpenSuccesses 2^31 needs 2^31 successes", func(t *testing.T) {
+		b, clk := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenProbes: 1, HalfOpenSuccesses: int(wide/2 + 1)})
+		b.Trip()
+		clk.Advance(time.Second)
+		call(t, b, ok)
+		call(t, b, ok)
+		if s := b.Snapshot(); s.State != HalfOpen || s.ProbeSuccesses != 2 {
+			t.Errorf("after 2 successful probes: state %v, ProbeSuccesses %d; want half-open, 2", s.State, s.ProbeSuccesses)
+		}
+	})
+	t.Run("ConsecutiveFailures 2^32-1 is not 1", func(t *testing.T) {
+		b, _ := mustNew(t, Config{Window: CountWindow, ConsecutiveFailures: largest})
+		call(t, b, bad)
+		call(t, b, bad)
+		if s := b.Snapshot(); s.State != Closed || s.ConsecutiveFailures != 2 {
+			t.Errorf("after 2 failures: state %v, run %d; want closed, 2", s.State, s.ConsecutiveFailures)
+		}
+	})
 }
 
 func TestConfigDefaults(t *testing.T) {

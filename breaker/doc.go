@@ -19,8 +19,9 @@
 // Open rejects every call at once with an *OpenError that matches ErrOpen
 // and says, through RetryAfter, when the next probe may go. The open
 // duration is constant, or grows by OpenBackoff with each re-open up to
-// MaxOpenDuration, spread by OpenJitter; the growth resets when the breaker
-// closes.
+// MaxOpenDuration, then is shortened at random by up to OpenJitter (never
+// lengthened, so it stays within the cap); the growth resets when the
+// breaker closes.
 //
 // HalfOpen admits exactly HalfOpenProbes calls at a time (taken by
 // compare-and-swap, never more) and rejects the rest. HalfOpenSuccesses
@@ -29,9 +30,11 @@
 // An open breaker moves to half-open on the first call after its open
 // duration, or by timer with AutoHalfOpen.
 //
-// Operators can Trip, Reset, ForceOpen (reject everything until Reset),
-// Disable (admit everything, record nothing) or switch to MetricsOnly
-// (admit and record, never trip).
+// Operators can Trip (open now; in Closed, Open and HalfOpen only), Reset,
+// ForceOpen (reject everything), Disable (admit everything, record nothing)
+// or switch to MetricsOnly (admit and record, never trip). The last three
+// are operator states: they last until Reset or another of these commands,
+// and Trip leaves them alone.
 //
 // # Outcomes
 //

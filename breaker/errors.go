@@ -47,9 +47,5 @@ func (e *OpenError) RetryAfter() time.Duration {
 	if e.until == 0 {
 		return 0
 	}
-	d := time.Duration(e.until - e.b.now())
-	if d < 0 {
-		return 0
-	}
-	return d
+	return time.Duration(remaining(e.until, e.b.now()))
 }

@@ -38,6 +38,7 @@ type model struct {
 	reclaimed   uint64
 	totalCalls  uint64
 	totalFails  uint64
+	totalIgn    uint64
 }
 
 type modelSlot struct {
@@ -157,6 +158,16 @@ func (m *model) done(p modelPermit, o fusebox.Outcome) {
 			m.late++
 			return
 		}
+		// A probe counts in the lifetime totals, never in the window.
+		switch o {
+		case fusebox.Ignored:
+			m.totalIgn++
+		case fusebox.Failure:
+			m.totalCalls++
+			m.totalFails++
+		default:
+			m.totalCalls++
+		}
 		switch o {
 		case fusebox.Failure:
 			m.failedProbe++
@@ -175,6 +186,7 @@ func (m *model) done(p modelPermit, o fusebox.Outcome) {
 	}
 	if o == fusebox.Ignored {
 		m.ignored++
+		m.totalIgn++
 		return
 	}
 	fail := o == fusebox.Failure
@@ -214,9 +226,15 @@ func (m *model) counts() (calls, fails uint64) {
 
 // force is Trip, Reset, ForceOpen, Disable and MetricsOnly.
 func (m *model) force(to State) {
+	if to == Open && (m.state == ForcedOpen || m.state == Disabled || m.state == MetricsOnly) {
+		return // Trip leaves the operator states alone
+	}
 	if m.state == to && to != Open {
 		if to == Closed {
-			m.emptyWindow() // Reset empties the window of a closed breaker too
+			// Reset of a closed breaker: a new generation (calls in
+			// flight are late) and an empty window, but no transition.
+			m.gen++
+			m.emptyWindow()
 		}
 		return
 	}
@@ -249,20 +267,20 @@ func (m *model) compare(t *testing.T, b *Breaker, step int, log []string) {
 		State                                             State
 		Gen, Calls, Fails, Ignored, Run                   uint64
 		Rejections, Late, Transitions, FailedProbes, Recl uint64
-		TotalCalls, TotalFails                            uint64
+		TotalCalls, TotalFails, TotalIgnored              uint64
 		InFlight, ProbeOK                                 int
 		RetryAfter                                        time.Duration
 	}
 	got := view{s.State, s.Generation, s.Calls, s.Failures, s.Ignored, s.ConsecutiveFailures,
 		s.Rejections, s.LateOutcomes, s.Transitions, s.FailedProbes, s.ReclaimedProbes,
-		s.TotalCalls, s.TotalFailures, s.ProbesInFlight, s.ProbeSuccesses, s.RetryAfter}
+		s.TotalCalls, s.TotalFailures, s.TotalIgnored, s.ProbesInFlight, s.ProbeSuccesses, s.RetryAfter}
 	var retry time.Duration
 	if m.state == Open && m.openUntil > m.now {
 		retry = time.Duration(m.openUntil - m.now)
 	}
 	want := view{m.state, m.gen, calls, fails, m.ignored, m.run,
 		m.rejections, m.late, m.transitions, m.failedProbe, m.reclaimed,
-		m.totalCalls, m.totalFails, m.inFlight(), probeOK, retry}
+		m.totalCalls, m.totalFails, m.totalIgn, m.inFlight(), probeOK, retry}
 	if got != want || b.State() != m.state {
 		first := max(0, len(log)-15)
 		t.Fatalf("step %d: breaker and model disagree\n got  %+v\n want %+v\nlast steps:\n  %s",

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func TestTripRecoversThroughHalfOpen(t *testing.T) {
@@ -21,6 +22,85 @@ func TestTripRecoversThroughHalfOpen(t *testing.T) {
 	call(t, b, ok)
 	if b.State() != Closed {
 		t.Fatalf("state after a successful probe = %v, want closed", b.State())
+	}
+}
+
+// Trip acts on the automatic states only. The operator states last until
+// Reset or another operator command: Trip used to take a forced-open
+// breaker to Open, whose duration ends by itself, so it let probes through
+// and closed with no Reset.
+func TestTripLeavesOperatorStates(t *testing.T) {
+	for _, tc := range []struct {
+		state State
+		set   func(b *Breaker)
+	}{
+		{ForcedOpen, (*Breaker).ForceOpen},
+		{Disabled, (*Breaker).Disable},
+		{MetricsOnly, (*Breaker).MetricsOnly},
+	} {
+		t.Run(tc.state.String(), func(t *testing.T) {
+			b, clk := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenProbes: 1})
+			tc.set(b)
+			before := b.Snapshot()
+			b.Trip()
+			if s := b.Snapshot(); s.State != tc.state || s.Transitions != before.Transitions || s.Generation != before.Generation {
+				t.Fatalf("Trip in %v: state %v, transitions %d→%d, generation %d→%d; want no change",
+					tc.state, s.State, before.Transitions, s.Transitions, before.Generation, s.Generation)
+			}
+			clk.Advance(time.Hour)
+			if tc.state == ForcedOpen {
+				mustReject(t, b) // still forced open: no probe, no recovery without Reset
+			} else {
+				call(t, b, bad)
+			}
+			if b.State() != tc.state {
+				t.Fatalf("an hour after Trip in %v: state %v", tc.state, b.State())
+			}
+			b.Reset()
+			b.Trip() // closed: Trip opens
+			if b.State() != Open {
+				t.Fatalf("Trip after Reset: state %v, want open", b.State())
+			}
+		})
+	}
+}
+
+// Reset of a closed breaker starts a new generation: outcomes of calls
+// admitted before it are late, as they would be had the breaker been in
+// any other state, instead of landing in the emptied window and tripping
+// it at once.
+func TestResetOfClosedDropsInFlightOutcomes(t *testing.T) {
+	for _, w := range []WindowKind{TimeWindow, CountWindow} {
+		t.Run(string(w), func(t *testing.T) {
+			events := make(chan Transition, 4)
+			b, _ := mustNew(t, Config{Window: w, ConsecutiveFailures: 2, OnStateChange: func(tr Transition) { events <- tr }})
+			p1, _ := b.Allow()
+			p2, _ := b.Allow()
+			gen := b.Snapshot().Generation
+			b.Reset()
+			p1.Done(bad)
+			p2.Done(bad)
+			s := b.Snapshot()
+			if s.State != Closed || s.LateOutcomes != 2 || s.Calls != 0 || s.ConsecutiveFailures != 0 || s.TotalCalls != 0 {
+				t.Errorf("outcomes of calls admitted before Reset: state %v, late %d, window %d/%d, run %d, total %d; want closed, 2 late, nothing counted",
+					s.State, s.LateOutcomes, s.Calls, s.Failures, s.ConsecutiveFailures, s.TotalCalls)
+			}
+			if s.Generation != gen+1 || s.Transitions != 0 {
+				t.Errorf("generation %d→%d, transitions %d; want a new generation and no transition", gen, s.Generation, s.Transitions)
+			}
+			select {
+			case tr := <-events:
+				t.Errorf("Reset of a closed breaker published %v→%v", tr.From, tr.To)
+			default:
+			}
+			// Calls admitted after the Reset count as usual.
+			call(t, b, bad)
+			call(t, b, bad)
+			if b.State() != Open {
+				t.Errorf("two failures after Reset: state %v, want open", b.State())
+			}
+			testwait.Recv(t, events, "closed→open")
+		})
 	}
 }
 
@@ -311,6 +391,51 @@ func TestIgnoredCountsOnlyAsIgnored(t *testing.T) {
 	}
 }
 
+// Issue 2: "Ignored outcomes release permits and count nowhere except their
+// own counter"; Snapshot: "Total counts cover the breaker's life". Probes
+// are judged outside the window, but they are calls: each one that is not
+// late counts in the lifetime totals, and only there.
+func TestProbeOutcomesCountInLifetimeTotals(t *testing.T) {
+	for _, w := range []WindowKind{TimeWindow, CountWindow} {
+		t.Run(string(w), func(t *testing.T) {
+			b, clk := mustNew(t, Config{
+				Window: w, ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenProbes: 1,
+				SlowCallRate: 1, SlowCallDuration: time.Minute, MinimumCalls: 100,
+			})
+			b.Trip()
+			clk.Advance(time.Second)
+			call(t, b, ign) // an ignored probe
+			call(t, b, bad) // a failed probe: re-open
+			s := b.Snapshot()
+			if s.TotalIgnored != 1 || s.TotalCalls != 1 || s.TotalFailures != 1 || s.TotalSlowCalls != 0 {
+				t.Errorf("after an ignored and a failed probe: totals calls/failures/slow/ignored %d/%d/%d/%d, want 1/1/0/1",
+					s.TotalCalls, s.TotalFailures, s.TotalSlowCalls, s.TotalIgnored)
+			}
+			clk.Advance(time.Second)
+			p, err := b.Allow()
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(time.Minute)
+			p.Done(ok) // a slow probe: re-open
+			clk.Advance(time.Second)
+			late, _ := b.Allow()
+			b.Trip()
+			late.Done(ok) // late: counts nowhere but LateOutcomes
+			clk.Advance(time.Second)
+			call(t, b, ok) // a successful probe: close
+			s = b.Snapshot()
+			if s.State != Closed || s.TotalCalls != 3 || s.TotalFailures != 1 || s.TotalSlowCalls != 1 || s.TotalIgnored != 1 || s.LateOutcomes != 1 {
+				t.Errorf("state %v, totals calls/failures/slow/ignored %d/%d/%d/%d, late %d; want closed, 3/1/1/1, 1",
+					s.State, s.TotalCalls, s.TotalFailures, s.TotalSlowCalls, s.TotalIgnored, s.LateOutcomes)
+			}
+			if s.Calls != 0 || s.Failures != 0 || s.SlowCalls != 0 || s.Ignored != 0 {
+				t.Errorf("window %d/%d/%d/%d, want empty: probes count in the totals only", s.Calls, s.Failures, s.SlowCalls, s.Ignored)
+			}
+		})
+	}
+}
+
 type panicPath struct {
 	name string
 	run  func(b *Breaker, v any) error
@@ -334,6 +459,13 @@ var panicPaths = []panicPath{
 		}
 		return p.Run(context.Background(), func(context.Context) error { panic(v) })
 	}},
+}
+
+// recovered runs f and returns what it panicked with, or nil.
+func recovered(f func()) (v any) {
+	defer func() { v = recover() }()
+	f()
+	return nil
 }
 
 // callPanicking runs one panicking call and returns what was recovered.
@@ -403,6 +535,65 @@ func TestPanickingProbesReleaseSlots(t *testing.T) {
 			p2.Done(ok)
 			if b.State() != Closed {
 				t.Fatalf("state after two successful probes = %v, want closed", b.State())
+			}
+		})
+	}
+}
+
+// A Classifier is user code too. Execute, Run and Do used to mark the call
+// finished before classifying it, so a panicking Classifier skipped the
+// deferred Done: the permit was never done and, in half-open, the probe
+// slot stayed taken until HalfOpenMaxWait. Now the panic releases the
+// permit as a failure and continues.
+func TestClassifierPanicReleasesPermit(t *testing.T) {
+	paths := []struct {
+		name string
+		run  func(b *Breaker) error
+	}{
+		{"Execute", func(b *Breaker) error { return b.Execute(context.Background(), failFn) }},
+		{"Do", func(b *Breaker) error {
+			_, err := Do(context.Background(), b, func(context.Context) (int, error) { return 0, errBoom })
+			return err
+		}},
+		{"Run", func(b *Breaker) error { return b.Run(context.Background(), fusebox.NextFunc(failFn)) }},
+		{"Pipeline", func(b *Breaker) error {
+			p, err := fusebox.New(b)
+			if err != nil {
+				panic(err)
+			}
+			return p.Run(context.Background(), failFn)
+		}},
+	}
+	classify := func(err error) fusebox.Outcome {
+		if err != nil {
+			panic("classifier")
+		}
+		return fusebox.Success
+	}
+	for _, p := range paths {
+		t.Run(p.name, func(t *testing.T) {
+			b, clk := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenProbes: 1,
+				HalfOpenMaxWait: time.Hour, Classifier: classify})
+			b.Trip()
+			clk.Advance(time.Second)
+			if got := recovered(func() { _ = p.run(b) }); got != "classifier" {
+				t.Fatalf("recovered %v, want the classifier's panic", got)
+			}
+			if s := b.Snapshot(); s.State != Open || s.FailedProbes != 1 || s.TotalFailures != 1 {
+				t.Fatalf("after a panicking classifier: state %v, FailedProbes %d, TotalFailures %d; want open, 1, 1 (a failed probe)",
+					s.State, s.FailedProbes, s.TotalFailures)
+			}
+			clk.Advance(time.Second)
+			call(t, b, ok) // the slot is free: the next probe closes the breaker
+			if b.State() != Closed {
+				t.Fatalf("state %v after a successful probe, want closed", b.State())
+			}
+			// In the closed state too, through a Permit: the panic is a failure.
+			if got := recovered(func() { _ = p.run(b) }); got != "classifier" {
+				t.Fatalf("closed: recovered %v, want the classifier's panic", got)
+			}
+			if b.State() != Open {
+				t.Errorf("closed: state %v after a panicking classifier, want open (one failure trips)", b.State())
 			}
 		})
 	}
@@ -501,8 +692,8 @@ func TestPipeline(t *testing.T) {
 		t.Fatalf("probe through the pipeline: %v, state %v; want nil, closed", err, b.State())
 	}
 	s := b.Snapshot()
-	if s.TotalCalls != 4 || s.Rejections != 2 {
-		t.Errorf("TotalCalls %d Rejections %d, want 4, 2", s.TotalCalls, s.Rejections)
+	if s.TotalCalls != 5 || s.Rejections != 2 {
+		t.Errorf("TotalCalls %d Rejections %d, want 5 (4 closed, 1 probe), 2", s.TotalCalls, s.Rejections)
 	}
 	// A caller cancellation through the pipeline is ignored.
 	ctx, cancel := context.WithCancel(context.Background())

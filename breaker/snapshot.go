@@ -10,8 +10,9 @@ import (
 type Snapshot struct {
 	Name  string `json:"name"`
 	State State  `json:"state"`
-	// Generation counts transitions since New; an outcome reported under
-	// an older generation is late.
+	// Generation counts transitions since New, and Resets of a closed
+	// breaker, which start a new generation without a transition; an
+	// outcome reported under an older generation is late.
 	Generation uint64 `json:"generation"`
 	// TimeInState is how long the breaker has been in State.
 	TimeInState time.Duration `json:"timeInState"`
@@ -97,9 +98,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		s.TimeInState = 0
 	}
 	if s.State == Open {
-		if d := b.openUntil.Load() - now; d > 0 {
-			s.RetryAfter = time.Duration(d)
-		}
+		s.RetryAfter = time.Duration(remaining(b.openUntil.Load(), now))
 	}
 	if s.State == HalfOpen {
 		s.ProbeSuccesses = int(b.probeOK)

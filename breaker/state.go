@@ -17,10 +17,15 @@ const (
 	// outcomes close the breaker or open it again.
 	HalfOpen
 	// ForcedOpen rejects every call until an operator resets the breaker.
+	// Like Disabled and MetricsOnly, it is an operator state: it lasts
+	// until Reset or another operator command (ForceOpen, Disable,
+	// MetricsOnly), and Trip leaves it alone.
 	ForcedOpen
-	// Disabled admits every call and records nothing.
+	// Disabled admits every call and records nothing. An operator state
+	// (see ForcedOpen).
 	Disabled
 	// MetricsOnly admits every call and records outcomes, but never trips.
+	// An operator state (see ForcedOpen).
 	MetricsOnly
 )
 
@@ -53,7 +58,8 @@ func (s *State) UnmarshalText(b []byte) error {
 }
 
 // The state word packs the state into its low bits and a generation number,
-// bumped by every transition, into the rest. A permit carries the word it
+// bumped by every transition and by a Reset of a closed breaker, into the
+// rest. A permit carries the word it
 // was issued under; an outcome whose word no longer matches belongs to an
 // earlier state and is dropped as late.
 const (

@@ -438,6 +438,9 @@ func TestOpenDurationConstantWithoutMax(t *testing.T) {
 	}
 }
 
+// Jitter shortens each opening, never lengthens it: every open duration is
+// in [d×(1−OpenJitter), d], d the backed-off duration capped at
+// MaxOpenDuration, so none exceeds the cap.
 func TestOpenJitterBounds(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
@@ -458,7 +461,7 @@ func TestOpenJitterBounds(t *testing.T) {
 			if maxOpen == 0 {
 				maxOpen = tc.open
 			}
-			below, above := 0, 0
+			below := 0
 			lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
 			const cycles = 40
 			for c := range cycles {
@@ -470,16 +473,14 @@ func TestOpenJitterBounds(t *testing.T) {
 					}
 					d := math.Min(base, float64(maxOpen))
 					got := b.Snapshot().OpenDuration
-					low, high := d*(1-tc.jitter), math.Min(d*(1+tc.jitter), float64(maxOpen))
-					if float64(got) < math.Floor(low)-1 || float64(got) > high {
-						t.Fatalf("cycle %d opening %d: duration %v outside [%v, %v]", c, k, got, time.Duration(low), time.Duration(high))
+					low := math.Max(d*(1-tc.jitter), 1)
+					if float64(got) < math.Floor(low)-1 || float64(got) > d {
+						t.Fatalf("cycle %d opening %d: duration %v outside [%v, %v]", c, k, got, time.Duration(low), time.Duration(d))
 					}
 					if k == 0 {
 						lo, hi = min(lo, got), max(hi, got)
 						if got < tc.open {
 							below++
-						} else if got > tc.open {
-							above++
 						}
 					}
 					clk.Advance(got)
@@ -497,8 +498,106 @@ func TestOpenJitterBounds(t *testing.T) {
 			if below == 0 {
 				t.Errorf("no opening shorter than %v in %d", tc.open, cycles)
 			}
-			if tc.max != 0 && above == 0 {
-				t.Errorf("no opening longer than %v in %d", tc.open, cycles)
+		})
+	}
+}
+
+// Jitter applied before the cap was clamped away: with MaxOpenDuration
+// defaulting to OpenDuration, every draw above the middle lasted exactly
+// the cap, so half the openings of a constant-duration breaker, and half of
+// a fleet's once the backoff reached the cap, were in lockstep. Drawn below
+// the cap, an opening lasts exactly the cap about never.
+func TestOpenJitterNotClampedToLockstep(t *testing.T) {
+	const n = 200
+	t.Run("constant duration", func(t *testing.T) {
+		b, _ := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: 10 * time.Second, OpenJitter: 0.2})
+		same := 0
+		for range n {
+			b.Trip()
+			if d := b.Snapshot().OpenDuration; d == 10*time.Second {
+				same++
+			} else if d < 8*time.Second || d > 10*time.Second {
+				t.Fatalf("open duration %v outside [8s, 10s]", d)
+			}
+			b.Reset()
+		}
+		if same > n/10 {
+			t.Errorf("%d of %d openings lasted exactly 10s: the jitter is clamped away", same, n)
+		}
+	})
+	t.Run("backoff at the cap", func(t *testing.T) {
+		b, clk := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: time.Second, MaxOpenDuration: 8 * time.Second,
+			OpenBackoff: 2, OpenJitter: 0.2, HalfOpenProbes: 1})
+		call(t, b, bad)
+		same, total := 0, 0
+		for k := range n {
+			d := b.Snapshot().OpenDuration
+			if d > 8*time.Second {
+				t.Fatalf("opening %d lasted %v, beyond MaxOpenDuration 8s", k, d)
+			}
+			if k >= 5 { // 1, 2, 4, 8 (jittered): well past the cap
+				total++
+				if d == 8*time.Second {
+					same++
+				} else if d < 6400*time.Millisecond {
+					t.Fatalf("opening %d lasted %v, below 8s×0.8", k, d)
+				}
+			}
+			clk.Advance(d)
+			call(t, b, bad) // the probe fails: re-open
+		}
+		if same > total/10 {
+			t.Errorf("%d of %d capped openings lasted exactly MaxOpenDuration: the jitter is clamped away", same, total)
+		}
+	})
+}
+
+// Open durations near math.MaxInt64 (a natural "stay open until Reset" or
+// "no cap") must not overflow: float64(math.MaxInt64) is 2^63, which no
+// int64 holds, and openUntil = now + d wrapped. Either way the breaker got
+// a negative deadline and let the next call through at once. They
+// saturate at math.MaxInt64 instead.
+func TestOpenDurationSaturates(t *testing.T) {
+	tests := []struct {
+		name    string
+		cfg     Config
+		advance time.Duration // before the trip
+		reopen  bool          // trip, wait it out, fail a probe: check the re-opening
+		want    time.Duration // OpenDuration
+	}{
+		{"OpenDuration MaxInt64", Config{ConsecutiveFailures: 1, OpenDuration: math.MaxInt64}, 0, false, math.MaxInt64},
+		{"OpenDuration MaxInt64, jitter", Config{ConsecutiveFailures: 1, OpenDuration: math.MaxInt64, OpenJitter: 1}, 0, false, 0},
+		{"OpenDuration near MaxInt64, clock at 1s", Config{ConsecutiveFailures: 1, OpenDuration: math.MaxInt64 - 1<<20}, time.Second, false, math.MaxInt64 - 1<<20},
+		{"MaxOpenDuration MaxInt64 as no cap", Config{ConsecutiveFailures: 1, OpenDuration: 1 << 62, MaxOpenDuration: math.MaxInt64, OpenBackoff: 2, HalfOpenProbes: 1}, 0, true, math.MaxInt64},
+		{"MaxOpenDuration MaxInt64, backoff 100", Config{ConsecutiveFailures: 1, OpenDuration: 1 << 60, MaxOpenDuration: math.MaxInt64, OpenBackoff: 100, HalfOpenProbes: 1}, 0, true, math.MaxInt64},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, clk := mustNew(t, tt.cfg)
+			clk.Advance(tt.advance)
+			call(t, b, bad)
+			if tt.reopen {
+				clk.Advance(b.Snapshot().OpenDuration)
+				call(t, b, bad) // the probe fails: re-open, capped at MaxOpenDuration
+			}
+			s := b.Snapshot()
+			if s.State != Open || s.OpenDuration <= 0 || s.RetryAfter <= 0 || tt.want != 0 && s.OpenDuration != tt.want {
+				t.Errorf("after opening: state %v, OpenDuration %v, RetryAfter %v; want open for %v",
+					s.State, s.OpenDuration, s.RetryAfter, tt.want)
+			}
+			if oe := mustReject(t, b); oe.RetryAfter() <= 0 {
+				t.Errorf("OpenError.RetryAfter() = %v, want positive", oe.RetryAfter())
+			}
+			clk.Advance(time.Hour)
+			mustReject(t, b)
+			// A clock set back before its start reads negative: the
+			// time left must saturate too, not wrap.
+			clk.Set(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
+			if s := b.Snapshot(); s.RetryAfter <= 0 {
+				t.Errorf("clock set back: Snapshot.RetryAfter = %v, want positive", s.RetryAfter)
+			}
+			if oe := mustReject(t, b); oe.RetryAfter() <= 0 {
+				t.Errorf("clock set back: OpenError.RetryAfter() = %v, want positive", oe.RetryAfter())
 			}
 		})
 	}

@@ -31,7 +31,9 @@ type Count struct {
 	pos     atomic.Uint64
 	agg     atomic.Uint64
 	ignored atomic.Uint64 // since the last Reset
-	// lifetime totals of the rarer kinds; calls are counted by pos.
+	// lifetime totals of the rarer kinds; calls are counted by pos, plus
+	// totalOnly for the calls AddTotal counted outside the ring.
+	totalOnly     atomic.Uint64
 	totalFailures atomic.Uint64
 	totalSlow     atomic.Uint64
 	totalIgnored  atomic.Uint64
@@ -85,6 +87,23 @@ func (w *Count) Record(k Kind) {
 	w.agg.Add(packed(nv) - packed(old))
 }
 
+// AddTotal adds one call of kind k to the lifetime totals only: Totals
+// counts it, the window (Counts) never does. It is for calls judged outside
+// the window, such as a circuit breaker's half-open probes.
+func (w *Count) AddTotal(k Kind) {
+	if k&Ignored != 0 {
+		w.totalIgnored.Add(1)
+		return
+	}
+	w.totalOnly.Add(1)
+	if k&FailureBit != 0 {
+		w.totalFailures.Add(1)
+	}
+	if k&SlowBit != 0 {
+		w.totalSlow.Add(1)
+	}
+}
+
 // Reset empties the window, the count of ignored calls included. Lifetime
 // totals are kept. Each slot is emptied like a record of "nothing", so the
 // aggregate stays exact even when records race with the reset.
@@ -112,7 +131,7 @@ func (w *Count) Counts() Counts {
 // the window.
 func (w *Count) Totals() Counts {
 	return Counts{
-		Calls:    w.pos.Load(),
+		Calls:    w.pos.Load() + w.totalOnly.Load(),
 		Failures: w.totalFailures.Load(),
 		Slow:     w.totalSlow.Load(),
 		Ignored:  w.totalIgnored.Load(),

@@ -1,6 +1,7 @@
 package window
 
 import (
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -9,7 +10,7 @@ import (
 )
 
 func TestNewCount(t *testing.T) {
-	for _, size := range []int{0, -1, -1 << 40, MaxCountSize + 1, 1 << 40} {
+	for _, size := range []int{0, -1, math.MinInt, MaxCountSize + 1, math.MaxInt} {
 		w, err := NewCount(size)
 		if err == nil {
 			t.Errorf("NewCount(%d) = %v, nil; want an error", size, w)
@@ -382,4 +383,35 @@ func BenchmarkCountRecord(b *testing.B) {
 			}
 		})
 	})
+}
+
+// AddTotal counts a call in the lifetime totals only: the window, and the
+// ring's order of the last N calls, are untouched.
+func TestCountAddTotal(t *testing.T) {
+	w, err := NewCount(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []Kind{F, S, F} {
+		w.Record(k)
+	}
+	for _, k := range []Kind{S, F, SL, FS, I} {
+		w.AddTotal(k)
+	}
+	if got, want := w.Counts(), (Counts{3, 2, 0, 0}); got != want {
+		t.Errorf("after AddTotal: Counts() = %+v, want %+v (the window untouched)", got, want)
+	}
+	if got, want := w.Totals(), (Counts{7, 4, 2, 1}); got != want {
+		t.Errorf("after AddTotal: Totals() = %+v, want %+v", got, want)
+	}
+	// The ring did not move: the next record replaces the oldest call,
+	// the first failure.
+	w.Record(S)
+	if got, want := w.Counts(), (Counts{3, 1, 0, 0}); got != want {
+		t.Errorf("one record after AddTotal: Counts() = %+v, want %+v", got, want)
+	}
+	w.Reset()
+	if got, want := w.Totals(), (Counts{8, 4, 2, 1}); got != want {
+		t.Errorf("after Reset: Totals() = %+v, want %+v (kept)", got, want)
+	}
 }

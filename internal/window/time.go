@@ -48,7 +48,7 @@ type Time struct {
 	// current bucket needs no division.
 	cur     atomic.Uint64
 	head    atomic.Int64
-	retired Counts // sums of buckets zeroed for reuse; atomic access only
+	retired Counts // sums of buckets zeroed for reuse, and AddTotal's calls; atomic access only
 	buckets []bucket
 	// stripes are the per-P success accumulators, nil until contention.
 	stripes atomic.Pointer[[]stripe]
@@ -279,6 +279,23 @@ func (w *Time) record(b *bucket, k Kind) {
 	}
 	if k&SlowBit != 0 {
 		b.slow.Add(1)
+	}
+}
+
+// AddTotal adds one call of kind k to the lifetime totals only: Totals
+// counts it, the window (CountsAt) never does. It is for calls judged
+// outside the window, such as a circuit breaker's half-open probes.
+func (w *Time) AddTotal(k Kind) {
+	if k&Ignored != 0 {
+		atomic.AddUint64(&w.retired.Ignored, 1)
+		return
+	}
+	atomic.AddUint64(&w.retired.Calls, 1)
+	if k&FailureBit != 0 {
+		atomic.AddUint64(&w.retired.Failures, 1)
+	}
+	if k&SlowBit != 0 {
+		atomic.AddUint64(&w.retired.Slow, 1)
 	}
 }
 

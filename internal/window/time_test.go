@@ -708,3 +708,36 @@ func TestTimeStripedReadNeverLosesRecords(t *testing.T) {
 		t.Fatalf("quiescent CountsAt: %d calls, want %d", got, want)
 	}
 }
+
+// AddTotal counts a call in the lifetime totals only, never in the window,
+// and a Reset keeps it.
+func TestTimeAddTotal(t *testing.T) {
+	for _, width := range []time.Duration{time.Second, 10} { // the cached-head path and the narrow one
+		t.Run(width.String(), func(t *testing.T) {
+			w, err := NewTime(4*width, 4)
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := int64(0)
+			w.RecordAt(now, FailureBit)
+			w.RecordAt(now, Success)
+			for _, k := range []Kind{Success, FailureBit, SlowBit, FailureBit | SlowBit, Ignored} {
+				w.AddTotal(k)
+			}
+			if got, want := w.CountsAt(now), (Counts{2, 1, 0, 0}); got != want {
+				t.Errorf("after AddTotal: CountsAt = %+v, want %+v (the window untouched)", got, want)
+			}
+			if got, want := w.Totals(), (Counts{6, 3, 2, 1}); got != want {
+				t.Errorf("after AddTotal: Totals() = %+v, want %+v", got, want)
+			}
+			w.Reset(now + int64(width))
+			w.RecordAt(now+int64(width), Success)
+			if got, want := w.CountsAt(now+int64(width)), (Counts{1, 0, 0, 0}); got != want {
+				t.Errorf("after Reset: CountsAt = %+v, want %+v", got, want)
+			}
+			if got, want := w.Totals(), (Counts{7, 3, 2, 1}); got != want {
+				t.Errorf("after Reset: Totals() = %+v, want %+v (kept)", got, want)
+			}
+		})
+	}
+}
