@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -8,9 +9,11 @@ import (
 
 // Fake is a clock for tests: it stands still until Advance or Set moves it,
 // and then fires every timer that has come due, in order of due time (and of
-// creation for equal due times), before returning. AfterFunc callbacks run
-// synchronously in the goroutine that called Advance, without any lock of the
-// clock held, so a callback may use the clock. Channel timers behave as
+// creation for equal due times), before returning. A timer made with a
+// duration of zero or less is due at once: it fires at the next Advance or
+// Set, whichever way Set moves the clock. AfterFunc callbacks run
+// synchronously in the goroutine that called Advance or Set, without any lock
+// of the clock held, so a callback may use the clock. Channel timers behave as
 // time.Timer does since Go 1.23: Stop and Reset discard a time that was sent
 // but not yet received, and report such a timer as still pending.
 //
@@ -59,14 +62,16 @@ func (f *Fake) Nanotime() int64 {
 func (f *Fake) Since(t time.Time) time.Duration { return f.Now().Sub(t) }
 
 // NewTimer returns a timer that fires on its channel when the clock reaches
-// now+d. A d of zero or less fires at the next Advance or Set.
+// now+d, sending the clock's time at firing. A d of zero or less fires at the
+// next Advance or Set, even a Set to a time before now+d.
 func (f *Fake) NewTimer(d time.Duration) Timer {
 	t := &fakeTimer{clock: f, ch: make(chan time.Time, 1)}
 	f.schedule(t, d)
 	return t
 }
 
-// AfterFunc returns a timer that calls fn when the clock reaches now+d.
+// AfterFunc returns a timer that calls fn when the clock reaches now+d. As
+// with NewTimer, a d of zero or less fires at the next Advance or Set.
 func (f *Fake) AfterFunc(d time.Duration, fn func()) Timer {
 	t := &fakeTimer{clock: f, fn: fn}
 	f.schedule(t, d)
@@ -86,31 +91,58 @@ func (f *Fake) Advance(d time.Duration) {
 	f.runUntil(target, true)
 }
 
-// Set moves the clock to t, forwards or backwards, and fires every timer due
-// by t. Timers keep their absolute due times when time moves backwards.
+// Set moves the clock to t, forwards or backwards, as a wall clock may jump,
+// and fires every timer due by t: each one whose due time is at or before t,
+// and each one made with a duration of zero or less (see NewTimer), in order
+// of due time (and of creation for equal due times). Timers keep their
+// absolute due times: one due after t stays pending, however late it is
+// compared with the time before the Set.
+//
+// Moving forwards, Set behaves as Advance: before a timer fires, the clock
+// moves to its due time, so a callback reads the time it was due at. Moving
+// backwards, the clock first jumps to t, and every timer fired by the Set
+// reads t (or sends t on its channel), unless a callback moves the clock
+// itself: time does not run backwards and then forwards again to show a
+// timer its earlier due time. Either way, a timer
+// a callback schedules is placed relative to the time the callback reads,
+// and fires within the same Set if it is due by t. Set returns with Now()
+// equal to t, even if a callback moved the clock.
 func (f *Fake) Set(t time.Time) {
 	f.runUntil(t, false)
 }
 
-// runUntil fires due timers one at a time, moving the clock to each timer's
-// due time first, so a callback observes the time it was due at and may
-// schedule further timers that also fire within the same Advance. With
-// forward set (Advance), it never moves the clock backwards, which an Advance
-// called from a callback, or from another goroutine, could otherwise do.
+// runUntil fires due timers one at a time, moving the clock forward to each
+// timer's due time first (never past target), so a callback observes the
+// time it was due at and may schedule further timers that also fire within
+// the same Advance or Set. Without forward (Set), it first moves the clock
+// back to target if target is earlier, and at the end sets it to target.
+// With forward (Advance), it never moves the clock backwards, which an
+// Advance called from a callback, or from another goroutine, could otherwise
+// do.
 func (f *Fake) runUntil(target time.Time, forward bool) {
+	if !forward {
+		f.mu.Lock()
+		if target.Before(f.now) {
+			f.now = target
+		}
+		f.mu.Unlock()
+	}
 	for {
 		f.mu.Lock()
-		if len(f.timers) == 0 || f.timers[0].when.After(target) {
+		i := f.nextDueLocked(target)
+		if i < 0 {
 			if !forward || target.After(f.now) {
 				f.now = target
 			}
 			f.mu.Unlock()
 			return
 		}
-		t := f.timers[0]
-		f.timers = f.timers[1:]
+		t := f.timers[i]
+		f.timers = slices.Delete(f.timers, i, i+1)
 		t.active = false
-		if t.when.After(f.now) {
+		// A timer made with d <= 0 may be due after target, if a Set
+		// moved the clock back since: it fires at the current time.
+		if t.when.After(f.now) && !t.when.After(target) {
 			f.now = t.when
 		}
 		if t.fn == nil {
@@ -126,6 +158,20 @@ func (f *Fake) runUntil(target time.Time, forward bool) {
 		f.mu.Unlock()
 		t.fn()
 	}
+}
+
+// nextDueLocked returns the index of the first timer, in due order, that
+// fires by target: due at or before it, or made with a duration of zero or
+// less. It returns -1 if there is none. Requires f.mu held.
+func (f *Fake) nextDueLocked(target time.Time) int {
+	for i, t := range f.timers {
+		// Sorted by due time: past the first timer due after target,
+		// only the immediate ones can match.
+		if t.immediate || !t.when.After(target) {
+			return i
+		}
+	}
+	return -1
 }
 
 // Timers returns how many timers are pending.
@@ -162,6 +208,7 @@ func (f *Fake) schedule(t *fakeTimer, d time.Duration) {
 func (f *Fake) scheduleLocked(t *fakeTimer, d time.Duration) {
 	f.seq++
 	t.when = f.now.Add(d)
+	t.immediate = d <= 0
 	t.seq = f.seq
 	t.active = true
 	i := sort.Search(len(f.timers), func(i int) bool {
@@ -191,12 +238,15 @@ func (f *Fake) removeLocked(t *fakeTimer) bool {
 }
 
 type fakeTimer struct {
-	clock  *Fake
-	when   time.Time
-	seq    uint64
-	active bool
-	fn     func()
-	ch     chan time.Time
+	clock *Fake
+	when  time.Time
+	seq   uint64
+	// immediate marks a timer made with d <= 0: it fires at the next
+	// Advance or Set even if a Set moved the clock back before when.
+	immediate bool
+	active    bool
+	fn        func()
+	ch        chan time.Time
 }
 
 func (t *fakeTimer) C() <-chan time.Time { return t.ch }

@@ -1,6 +1,7 @@
 package clock_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -148,23 +149,54 @@ func TestFakeAdvanceFiresOnlyDueTimers(t *testing.T) {
 	}
 }
 
-func TestFakeZeroAndNegativeDurationFireOnNextAdvance(t *testing.T) {
-	for _, d := range []time.Duration{0, -time.Hour} {
-		f := clock.NewFake(time.Time{})
-		tm := f.NewTimer(d)
-		select {
-		case <-tm.C():
-			t.Fatalf("NewTimer(%v) fired before any Advance", d)
-		default:
-		}
-		f.Advance(0)
-		select {
-		case got := <-tm.C():
-			if !got.Equal(epoch) {
-				t.Errorf("NewTimer(%v) sent %v, want %v", d, got, epoch)
-			}
-		default:
-			t.Fatalf("NewTimer(%v) did not fire on Advance(0)", d)
+// TestFakeZeroAndNegativeDurationFireOnNextAdvanceOrSet: a timer made with
+// d <= 0 is due at once and fires at the next Advance or Set, including a
+// Set that moves the clock back before its due time now+d, and reads the
+// clock's time at firing: its creation time unless a Set moved it back.
+func TestFakeZeroAndNegativeDurationFireOnNextAdvanceOrSet(t *testing.T) {
+	moves := []struct {
+		name   string
+		move   func(f *clock.Fake)
+		wantAt time.Time // what the timer reads when it fires
+	}{
+		{"Advance(0)", func(f *clock.Fake) { f.Advance(0) }, epoch},
+		{"Advance(1h)", func(f *clock.Fake) { f.Advance(time.Hour) }, epoch},
+		{"Set(now)", func(f *clock.Fake) { f.Set(epoch) }, epoch},
+		{"Set forwards", func(f *clock.Fake) { f.Set(epoch.Add(time.Hour)) }, epoch},
+		{"Set back 1ns", func(f *clock.Fake) { f.Set(epoch.Add(-1)) }, epoch.Add(-1)},
+		{"Set back 2h", func(f *clock.Fake) { f.Set(epoch.Add(-2 * time.Hour)) }, epoch.Add(-2 * time.Hour)},
+	}
+	for _, m := range moves {
+		for _, d := range []time.Duration{0, -time.Nanosecond, -time.Hour} {
+			t.Run(fmt.Sprintf("%s/d=%v", m.name, d), func(t *testing.T) {
+				f := clock.NewFake(time.Time{})
+				tm := f.NewTimer(d)
+				var funcAt time.Time
+				f.AfterFunc(d, func() { funcAt = f.Now() })
+				select {
+				case <-tm.C():
+					t.Fatal("NewTimer fired before the clock moved")
+				default:
+				}
+				if !funcAt.IsZero() {
+					t.Fatal("AfterFunc fired before the clock moved")
+				}
+				m.move(f)
+				select {
+				case got := <-tm.C():
+					if !got.Equal(m.wantAt) {
+						t.Errorf("NewTimer sent %v, want %v", got, m.wantAt)
+					}
+				default:
+					t.Error("NewTimer did not fire")
+				}
+				if !funcAt.Equal(m.wantAt) {
+					t.Errorf("AfterFunc callback read %v, want %v (zero: did not fire)", funcAt, m.wantAt)
+				}
+				if n := f.Timers(); n != 0 {
+					t.Errorf("Timers() = %d, want 0", n)
+				}
+			})
 		}
 	}
 }
@@ -405,6 +437,87 @@ func TestFakeSetBackwardsKeepsAbsoluteDueTimes(t *testing.T) {
 		}
 	default:
 		t.Error("timer created after a backwards Set did not fire 1s later")
+	}
+}
+
+// TestFakeSetBackwardsFiresOverdueTimersAtTarget: a Set from start+10s back
+// to start+8s fires the overdue timers (made with d <= 0) in order of due
+// time, those due after the target included, each reading the target, never
+// a time after it; a timer a callback schedules is placed relative to the
+// target and fires within the Set only if due by it. Timers due after the
+// target keep their absolute due time.
+func TestFakeSetBackwardsFiresOverdueTimersAtTarget(t *testing.T) {
+	f := clock.NewFake(time.Time{})
+	f.Advance(10 * time.Second)
+	type fired struct {
+		name string
+		at   time.Duration // Nanotime read by the callback
+	}
+	var log []fired
+	rec := func(name string) func() {
+		return func() { log = append(log, fired{name, time.Duration(f.Nanotime())}) }
+	}
+	f.AfterFunc(-5*time.Second, func() { // due 5s
+		rec("a")()
+		f.AfterFunc(-3*time.Second, rec("a-3s"))         // due 5s, made after a
+		f.AfterFunc(0, rec("a+0"))                       // due 8s, made after ch
+		f.AfterFunc(500*time.Millisecond, rec("a+0.5s")) // due 8.5s: after the target
+	})
+	ch := f.NewTimer(-2 * time.Second)          // due 8s
+	f.AfterFunc(-time.Second, rec("b"))         // due 9s: after the target, but overdue
+	f.AfterFunc(2*time.Second, rec("late 12s")) // due 12s
+	f.AfterFunc(-2*time.Second, func() {        // due 8s, after ch
+		select {
+		case v := <-ch.C():
+			log = append(log, fired{"ch", v.Sub(epoch)})
+		default:
+			t.Error("channel timer due 8s had not fired before a callback due 8s made after it")
+		}
+	})
+
+	target := epoch.Add(8 * time.Second)
+	f.Set(target)
+
+	want := []fired{{"a", 8 * time.Second}, {"a-3s", 8 * time.Second}, {"ch", 8 * time.Second}, {"a+0", 8 * time.Second}, {"b", 8 * time.Second}}
+	if !slices.Equal(log, want) {
+		t.Fatalf("Set(start+8s) from start+10s fired %v, want %v", log, want)
+	}
+	if got := f.Now(); !got.Equal(target) {
+		t.Fatalf("Now() after Set = %v, want %v", got, target)
+	}
+	if n := f.Timers(); n != 2 {
+		t.Fatalf("Timers() = %d, want 2 (a+0.5s due 8.5s, late due 12s)", n)
+	}
+
+	log = nil
+	f.Advance(4 * time.Second) // to 12s
+	want = []fired{{"a+0.5s", 8500 * time.Millisecond}, {"late 12s", 12 * time.Second}}
+	if !slices.Equal(log, want) {
+		t.Fatalf("Advance to start+12s fired %v, want %v (at their due times)", log, want)
+	}
+}
+
+// TestFakeSetForwardsFiresAtDueTimes: a forward Set behaves as Advance, each
+// callback reading its own due time, and timers scheduled by callbacks firing
+// within the same Set when due by its target.
+func TestFakeSetForwardsFiresAtDueTimes(t *testing.T) {
+	f := clock.NewFake(time.Time{})
+	var log []time.Duration
+	var tick func()
+	tick = func() {
+		log = append(log, time.Duration(f.Nanotime()))
+		f.AfterFunc(time.Second, tick)
+	}
+	f.AfterFunc(time.Second, tick)
+	f.Set(epoch.Add(3500 * time.Millisecond))
+	if want := []time.Duration{time.Second, 2 * time.Second, 3 * time.Second}; !slices.Equal(log, want) {
+		t.Fatalf("callbacks ran at %v, want %v", log, want)
+	}
+	if got := time.Duration(f.Nanotime()); got != 3500*time.Millisecond {
+		t.Fatalf("Nanotime after Set = %v, want 3.5s", got)
+	}
+	if n := f.Timers(); n != 1 {
+		t.Fatalf("Timers() = %d, want 1 (the 4s tick)", n)
 	}
 }
 
