@@ -70,6 +70,8 @@ func TestActions(t *testing.T) {
 		{"token prefix", "Bearer " + testToken[:10], js, forceOpen, nil, 403, "wrong token"},
 		{"token plus more", "Bearer " + testToken + "x", js, forceOpen, nil, 403, "wrong token"},
 		{"basic auth", "Basic " + testToken, js, forceOpen, nil, 403, "wrong token"},
+		{"no space", "Bearer" + testToken, js, forceOpen, nil, 403, "wrong token"},
+		{"scheme prefix", "Bearers " + testToken, js, forceOpen, nil, 403, "wrong token"},
 		{"form body", "Bearer " + testToken, "application/x-www-form-urlencoded", "policy=api&action=force-open", nil, 415, "application/json"},
 		{"cross-site", "Bearer " + testToken, js, forceOpen, []string{"Sec-Fetch-Site", "cross-site"}, 403, ""},
 		{"bad json", "Bearer " + testToken, js, `{"policy":`, nil, 400, "bad body"},
@@ -117,6 +119,41 @@ func TestActions(t *testing.T) {
 	defer mu.Unlock()
 	if len(audit) != 3 || audit[0].Action != "force-open" || audit[0].From != "closed" || audit[0].RemoteAddr != "192.0.2.1:1234" || !audit[0].At.Equal(clk.Now()) {
 		t.Errorf("audit = %+v", audit)
+	}
+}
+
+// RFC 9110, section 11.1: the authentication scheme is case-insensitive.
+func TestActionBearerSchemeAnyCase(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	d := newDashboard(t, Config{Clock: clk, Actions: true, Token: testToken})
+	b := newBreaker(t, breaker.Config{Name: "svc", Clock: clk})
+	if err := d.Add("api", b); err != nil {
+		t.Fatal(err)
+	}
+	d.Status()
+	for _, scheme := range []string{"bearer", "BEARER", "bEaReR"} {
+		b.Reset()
+		rec := postAction(d, scheme+" "+testToken, "application/json", `{"policy":"api","action":"force-open"}`)
+		if rec.Code != http.StatusOK || b.State() != breaker.ForcedOpen {
+			t.Errorf(`"Authorization: %s <token>" = %d %s, breaker %v; want 200 and forced-open`, scheme, rec.Code, strings.TrimSpace(rec.Body.String()), b.State())
+		}
+	}
+}
+
+// Actions reach only policies the dashboard shows: Remove takes the
+// operator's handle on a policy at once, not at the next sample.
+func TestActionOnRemovedPolicy(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	d := newDashboard(t, Config{Clock: clk, Actions: true, Token: testToken})
+	b := newBreaker(t, breaker.Config{Name: "svc", Clock: clk})
+	if err := d.Add("api", b); err != nil {
+		t.Fatal(err)
+	}
+	d.Status()
+	d.Remove("api")
+	rec := postAction(d, "Bearer "+testToken, "application/json", `{"policy":"api","action":"force-open"}`)
+	if rec.Code != http.StatusNotFound || b.State() != breaker.Closed {
+		t.Errorf("force-open of a removed policy: %d %s, breaker %v; want 404 and the breaker untouched", rec.Code, strings.TrimSpace(rec.Body.String()), b.State())
 	}
 }
 

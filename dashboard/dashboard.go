@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,6 +27,9 @@ const (
 	DefaultTitle = "Fusebox"
 	// MinTokenLength is the shortest Token accepted with Actions.
 	MinTokenLength = 16
+	// MinStreamWriteTimeout is the shortest time a write to an event
+	// stream may take before the stream ends (see Config.Heartbeat).
+	MinStreamWriteTimeout = 10 * time.Second
 )
 
 // rateSpan is the span the headline rates and percentiles cover.
@@ -53,6 +57,12 @@ type Config struct {
 	// from, for its timeline and for pushing them to viewers at once.
 	// Give the same bus to the policies' Config.Events. nil means state
 	// changes are detected by comparing successive samples.
+	//
+	// An event names its breaker by the breaker's Config.Name, so give
+	// the breakers distinct names: the change of a breaker whose name
+	// several rows share goes on the timeline under that name, not on a
+	// row (the dashboard cannot tell which row it is). Events the
+	// dashboard's subscription loses are counted in Status.EventsDropped.
 	Events *fusebox.Events `json:"-" yaml:"-"`
 	// Interval is the sample period: 0 means DefaultInterval (1s); it
 	// must be at least 10ms.
@@ -65,7 +75,11 @@ type Config struct {
 	Timeline int `json:"timeline" yaml:"timeline"`
 	// Heartbeat is how often an idle event stream gets a comment line, so
 	// that proxies do not close it: 0 means DefaultHeartbeat (15s); it
-	// must be at least 100ms.
+	// must be at least 100ms. It also bounds each write to a stream: one
+	// that takes longer than twice the Heartbeat, and at least
+	// MinStreamWriteTimeout (10s), ends the stream (a client that stopped
+	// reading, such as a suspended laptop; the page reconnects by
+	// itself).
 	Heartbeat time.Duration `json:"heartbeat" yaml:"heartbeat"`
 	// Title is the page's title: "" means DefaultTitle ("Fusebox").
 	Title string `json:"title" yaml:"title"`
@@ -149,11 +163,12 @@ func (c Config) validate() (Config, error) {
 // JSON status and the live event stream of its policies. Create one with
 // New, and Close it when done. It is safe for concurrent use.
 type Dashboard struct {
-	cfg     Config
-	clk     clock.Clock
-	mux     *http.ServeMux
-	refresh chan struct{} // a state change to push; capacity 1
-	evSub   *fusebox.Subscription
+	cfg          Config
+	clk          clock.Clock
+	mux          *http.ServeMux
+	refresh      chan struct{} // a state change to push; capacity 1
+	evSub        *fusebox.Subscription
+	writeTimeout time.Duration // bound of each write to an event stream
 
 	mu        sync.Mutex
 	named     []named // in the order added
@@ -165,7 +180,11 @@ type Dashboard struct {
 	sampled   bool     // lastAt is set
 	changes   []Change // ring of the timeline
 	changeN   uint64   // id of the latest change
+	// byBreaker maps the Config.Name of the breakers of the rows to their
+	// row, "" when several rows share it; rebuilt from the rows, so it
+	// holds only live ones.
 	byBreaker map[string]string
+	addID     uint64 // id of the latest named
 	subs      map[*subscriber]struct{}
 	running   bool
 	closed    bool
@@ -174,10 +193,12 @@ type Dashboard struct {
 	closing   chan struct{} // closed by Close: event streams end
 }
 
-// named is a policy given to Add.
+// named is a policy given to Add; id tells its rows from those of a
+// policy added later under the same name.
 type named struct {
 	name   string
 	policy any
+	id     uint64
 }
 
 // New returns a dashboard of cfg's sources, or an error naming the first
@@ -191,14 +212,15 @@ func New(cfg Config) (*Dashboard, error) {
 	}
 	c.Sources = append([]Source(nil), c.Sources...)
 	d := &Dashboard{
-		cfg:       c,
-		clk:       c.Clock,
-		refresh:   make(chan struct{}, 1),
-		latencies: map[string]*Latency{},
-		tracks:    map[string]*track{},
-		byBreaker: map[string]string{},
-		subs:      map[*subscriber]struct{}{},
-		closing:   make(chan struct{}),
+		cfg:          c,
+		clk:          c.Clock,
+		refresh:      make(chan struct{}, 1),
+		writeTimeout: max(2*c.Heartbeat, MinStreamWriteTimeout),
+		latencies:    map[string]*Latency{},
+		tracks:       map[string]*track{},
+		byBreaker:    map[string]string{},
+		subs:         map[*subscriber]struct{}{},
+		closing:      make(chan struct{}),
 	}
 	d.mux = http.NewServeMux()
 	d.routes()
@@ -231,25 +253,39 @@ func (d *Dashboard) Add(name string, policy any) error {
 			return fmt.Errorf("dashboard: Add %q: name already taken", name)
 		}
 	}
-	d.named = append(d.named, named{name: name, policy: policy})
+	d.addID++
+	d.named = append(d.named, named{name: name, policy: policy, id: d.addID})
 	return nil
 }
 
 // Remove stops showing the policy added under name and forgets the
-// Latency of that name. It reports whether there was either.
+// Latency of that name. It reports whether there was either. Their rows
+// go at once: neither the status nor operator actions reach them any
+// more.
 func (d *Dashboard) Remove(name string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	_, found := d.latencies[name]
+	l, found := d.latencies[name]
 	delete(d.latencies, name)
+	var id uint64
 	for i, n := range d.named {
 		if n.name == name {
 			d.named = append(d.named[:i:i], d.named[i+1:]...)
-			found = true
+			id, found = n.id, true
 			break
 		}
 	}
-	return found
+	if !found {
+		return false
+	}
+	for row, t := range d.tracks {
+		if (id != 0 && t.cur.addID == id) || (l != nil && t.cur.latOwn && t.cur.lat == l) {
+			delete(d.tracks, row)
+		}
+	}
+	d.order = slices.DeleteFunc(d.order, func(row string) bool { return d.tracks[row] == nil })
+	d.indexBreakersLocked()
+	return true
 }
 
 // LatencyPolicy returns the Latency policy of name, made on first use: the
@@ -289,7 +325,8 @@ func (d *Dashboard) startLocked() {
 	go d.run(d.stop, d.done)
 }
 
-// Close stops the sampler and waits for it, ends every event stream and
+// Close stops the sampler and waits for it, ends every event stream (one
+// blocked writing to a client that stopped reading as well) and
 // unsubscribes from the Events bus. The page and /status.json still
 // answer, with samples taken on demand. Close is idempotent.
 func (d *Dashboard) Close() error {
@@ -302,7 +339,14 @@ func (d *Dashboard) Close() error {
 	close(d.closing)
 	running, stop, done := d.running, d.stop, d.done
 	d.running = false
+	subs := make([]*subscriber, 0, len(d.subs))
+	for s := range d.subs {
+		subs = append(subs, s)
+	}
 	d.mu.Unlock()
+	for _, s := range subs {
+		s.end()
+	}
 	if running {
 		close(stop)
 		<-done

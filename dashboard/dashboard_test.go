@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,6 +362,154 @@ func TestTimelineFromEvents(t *testing.T) {
 	}
 }
 
+// The change of a breaker the dashboard no longer shows goes on the
+// timeline under the breaker's own name (Change.Policy), not under the row
+// it had: Remove forgets the row at once.
+func TestTimelineFromEventsAfterRemove(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	bus := fusebox.NewEvents()
+	defer bus.Close()
+	d := newDashboard(t, Config{Clock: clk, Events: bus})
+	b := newBreaker(t, breaker.Config{Name: "svc", Clock: clk, Events: bus})
+	if err := d.Add("api", b); err != nil {
+		t.Fatal(err)
+	}
+	d.Status() // row "api" shows breaker "svc"
+	if !d.Remove("api") {
+		t.Fatal("Remove(api) = false")
+	}
+	b.Trip() // no sample in between
+	var tl []Change
+	testwait.Eventually(t, "the change on the timeline", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		tl = append([]Change(nil), d.changes...)
+		return len(tl) == 1
+	})
+	if tl[0].Policy != "svc" {
+		t.Errorf("change of the removed breaker is on row %q, want its own name %q", tl[0].Policy, "svc")
+	}
+	if st := d.Status(); len(st.Policies) != 0 {
+		t.Errorf("after Remove the status still shows %d policies", len(st.Policies))
+	}
+}
+
+// Events name breakers by their Config.Name: the change of a breaker whose
+// name several rows share goes under that name, not on one of the rows.
+func TestTimelineFromEventsSharedBreakerName(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	bus := fusebox.NewEvents()
+	defer bus.Close()
+	d := newDashboard(t, Config{Clock: clk, Events: bus})
+	first := newBreaker(t, breaker.Config{Name: "svc", Clock: clk, Events: bus})
+	second := newBreaker(t, breaker.Config{Name: "svc", Clock: clk, Events: bus})
+	own := newBreaker(t, breaker.Config{Name: "own", Clock: clk, Events: bus})
+	for name, b := range map[string]*breaker.Breaker{"a": first, "b": second, "c": own} {
+		if err := d.Add(name, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Status()
+	first.Trip()
+	own.Trip()
+	var tl []Change
+	testwait.Eventually(t, "two changes on the timeline", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		tl = append([]Change(nil), d.changes...)
+		return len(tl) == 2
+	})
+	if tl[0].Policy != "svc" || tl[1].Policy != "c" {
+		t.Errorf("changes on %q and %q, want %q (rows a and b share it) and %q", tl[0].Policy, tl[1].Policy, "svc", "c")
+	}
+}
+
+// churnSource is a registry whose members come and go: each Snapshot shows
+// one breaker, a new key each time, as a registry keyed by something that
+// changes (hosts, tenants) and evicting idle members does.
+type churnSource struct{ n int }
+
+func (c *churnSource) Snapshot() []registry.Member {
+	c.n++
+	key := fmt.Sprintf("host-%d", c.n)
+	return []registry.Member{{Key: key, Value: breaker.Snapshot{Name: key, State: breaker.Closed}}}
+}
+
+// The dashboard's memory does not grow with members that are gone: the
+// rows and the index of breaker names hold only live ones.
+func TestBreakerIndexBoundedUnderChurn(t *testing.T) {
+	d := newDashboard(t, Config{Clock: clock.NewFake(time.Unix(1700000000, 0)), Sources: []Source{&churnSource{}}})
+	for range 100 {
+		d.Status()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.tracks) != 1 || len(d.byBreaker) != 1 || d.byBreaker["host-100"] != "host-100" {
+		t.Errorf("%d rows, breaker index %v; want 1 row and only host-100 in the index", len(d.tracks), d.byBreaker)
+	}
+}
+
+// gatedPolicy is a policy whose Snapshot blocks, once, until released.
+type gatedPolicy struct {
+	once             sync.Once
+	entered, release chan struct{}
+}
+
+func (g *gatedPolicy) Snapshot() any {
+	g.once.Do(func() {
+		close(g.entered)
+		<-g.release
+	})
+	return map[string]int{"widgets": 1}
+}
+
+// A sample that read a policy before Remove does not show it again after.
+func TestRemoveDuringSample(t *testing.T) {
+	d := newDashboard(t, Config{Clock: clock.NewFake(time.Unix(1700000000, 0))})
+	g := &gatedPolicy{entered: make(chan struct{}), release: make(chan struct{})}
+	if err := d.Add("gated", g); err != nil {
+		t.Fatal(err)
+	}
+	d.LatencyPolicy("own-row")
+	sampled := make(chan Status)
+	go func() { sampled <- d.Status() }()
+	testwait.Recv(t, g.entered, "the sample to read the policy")
+	d.Remove("gated")
+	d.Remove("own-row")
+	close(g.release)
+	if st := testwait.Recv(t, sampled, "the sample"); len(st.Policies) != 0 {
+		t.Errorf("the sample shows %+v, removed while it was taken", st.Policies)
+	}
+}
+
+// The events the dashboard's subscription loses show in the status.
+func TestStatusCountsDroppedEvents(t *testing.T) {
+	bus := fusebox.NewEvents()
+	defer bus.Close()
+	d := newDashboard(t, Config{Clock: clock.NewFake(time.Unix(1700000000, 0)), Events: bus})
+	if n := getStatus(t, d).EventsDropped; n != 0 {
+		t.Fatalf("EventsDropped = %d before any event", n)
+	}
+	// Hold the lock the subscriber takes: it blocks on the first state
+	// change, and its buffer fills up.
+	const published = fusebox.DefaultEventBuffer + 100
+	d.mu.Lock()
+	for range published {
+		bus.Publish(fusebox.Event{Kind: fusebox.EventStateChange, Policy: KindBreaker, Name: "svc", From: "closed", To: "open"})
+	}
+	d.mu.Unlock()
+	// One event in the subscriber's hands (or not yet), a full buffer.
+	lost := getStatus(t, d).EventsDropped
+	if lost < published-fusebox.DefaultEventBuffer-1 || lost > published-fusebox.DefaultEventBuffer {
+		t.Errorf("EventsDropped = %d, want %d or %d", lost, published-fusebox.DefaultEventBuffer-1, published-fusebox.DefaultEventBuffer)
+	}
+	page := httptest.NewRecorder()
+	d.ServeHTTP(page, httptest.NewRequest("GET", "/", nil))
+	if !strings.Contains(page.Body.String(), `id="timeline-lost"`) {
+		t.Error("the page has no place for the lost events")
+	}
+}
+
 func TestPipelineLayers(t *testing.T) {
 	clk := clock.NewFake(time.Time{})
 	d := newDashboard(t, Config{Clock: clk, Actions: true, Token: "0123456789abcdef"})
@@ -459,8 +609,12 @@ func TestRegistrySource(t *testing.T) {
 	if p := policy(t, s, "/cart/breaker"); p.State != "forced-open" {
 		t.Errorf("/cart/breaker = %s, want forced-open", p.State)
 	}
-	// A member gone from the registry leaves the dashboard.
+	// A member gone from the registry leaves the dashboard; actions do not
+	// reach it even before the next sample.
 	hosts.Delete("b.example")
+	if _, code, err := d.findBreaker("b.example"); code != http.StatusNotFound {
+		t.Errorf("findBreaker of a deleted member = %d %v, want 404", code, err)
+	}
 	for _, p := range d.Status().Policies {
 		if p.Name == "b.example" {
 			t.Error("a deleted registry member is still shown")

@@ -39,7 +39,11 @@
 // State changes go to a timeline: from the Config.Events bus when one is
 // given (pass the same bus to the breakers' Config.Events), as they
 // happen, and pushed to viewers at once; otherwise detected by comparing
-// successive samples.
+// successive samples. Events name a breaker by its Config.Name, so give
+// breakers distinct names (a change of a name several rows share goes on
+// the timeline under that name). Events the dashboard's subscription
+// loses (its buffer full) are counted in Status.EventsDropped and shown
+// under the timeline.
 //
 // # Endpoints
 //
@@ -54,6 +58,10 @@
 //	POST /actions      operator actions on breakers (force-open, reset,
 //	                   disable), only with Config.Actions
 //
+// A stream whose client stops reading ends when a write to it takes
+// longer than twice Config.Heartbeat (at least MinStreamWriteTimeout), and
+// at once on [Dashboard.Close]; the page reconnects by itself.
+//
 // Mount it under a prefix with [net/http.StripPrefix], the prefix ending
 // in a slash: mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", d)).
 // The page uses relative URLs, so it works under any prefix.
@@ -62,8 +70,9 @@
 //
 // Actions are off by default, and then /actions answers 404. With
 // Config.Actions, a request must carry "Authorization: Bearer <Token>"
-// (compared in constant time) and a JSON body; a missing token gets 401, a
-// wrong one 403. Since a browser never attaches that header by itself and
+// (the scheme in any case; the token compared in constant time) and a JSON
+// body; a missing token gets 401, a wrong one 403. A policy gone with
+// [Dashboard.Remove] or from its source gets 404. Since a browser never attaches that header by itself and
 // a cross-origin page cannot send it without a CORS preflight the
 // dashboard never grants, the endpoint is safe from cross-site request
 // forgery; cross-origin POSTs are refused outright as well. The page shows

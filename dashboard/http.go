@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"html/template"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fusebox-go/fusebox"
@@ -111,6 +111,66 @@ type subscriber struct {
 	ch     chan struct{}
 	seq    uint64
 	change uint64
+
+	// rc sets the stream's write deadlines: arm before each write, end
+	// (from Close) to fail a write in progress at once, finish when the
+	// handler returns. mu orders them, so that no write starts with a
+	// fresh deadline after end. Deadlines are wall-clock times, so they
+	// come from the time package, not from Config.Clock; a ResponseWriter
+	// without deadlines (http.ErrNotSupported) writes without them.
+	rc       *http.ResponseController
+	timeout  time.Duration
+	mu       sync.Mutex
+	writing  bool // between arm and written
+	ended    bool // by Close
+	finished bool // the handler returned
+}
+
+// streamEndGrace bounds the write of the end of a stream (the last chunk)
+// after its handler returned.
+const streamEndGrace = time.Second
+
+// errStreamEnded is what arm returns once Close has ended the stream.
+var errStreamEnded = errors.New("dashboard: event stream ended by Close")
+
+// arm gives the next write to the stream its deadline.
+func (s *subscriber) arm() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return errStreamEnded
+	}
+	s.writing = true
+	_ = s.rc.SetWriteDeadline(time.Now().Add(s.timeout))
+	return nil
+}
+
+// written says that the write arm was for has returned.
+func (s *subscriber) written() {
+	s.mu.Lock()
+	s.writing = false
+	s.mu.Unlock()
+}
+
+// end makes the stream's write in progress, if any, fail at once, and any
+// later one not start. A stream waiting for something to send sees
+// Dashboard.closing and ends cleanly instead.
+func (s *subscriber) end() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	if s.writing && !s.finished {
+		_ = s.rc.SetWriteDeadline(time.Unix(1, 0))
+	}
+}
+
+// finish gives the end of the stream, which the server writes after the
+// handler returns, a deadline of its own.
+func (s *subscriber) finish() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.finished = true
+	_ = s.rc.SetWriteDeadline(time.Now().Add(streamEndGrace))
 }
 
 func (s *subscriber) notify() {
@@ -120,10 +180,10 @@ func (s *subscriber) notify() {
 	}
 }
 
-// subscribe registers an event stream, starting the sampler, and returns
-// the full status for its first message; ok is false when the dashboard
-// is closed.
-func (d *Dashboard) subscribe() (s *subscriber, first Status, ok bool) {
+// subscribe registers an event stream writing through rc, starting the
+// sampler, and returns the full status for its first message; ok is
+// false when the dashboard is closed.
+func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first Status, ok bool) {
 	d.mu.Lock()
 	fresh := d.seq == 0 && !d.running && !d.closed
 	d.mu.Unlock()
@@ -135,7 +195,7 @@ func (d *Dashboard) subscribe() (s *subscriber, first Status, ok bool) {
 	if d.closed {
 		return nil, Status{}, false
 	}
-	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN}
+	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN, rc: rc, timeout: d.writeTimeout}
 	d.subs[s] = struct{}{}
 	d.startLocked()
 	return s, d.statusLocked(true, 0, 0), true
@@ -157,17 +217,19 @@ func (d *Dashboard) update(s *subscriber) Status {
 }
 
 // serveEvents streams the status as Server-Sent Events until the client
-// goes away or the dashboard is closed.
+// goes away, a write takes longer than d.writeTimeout, or the dashboard is
+// closed. Each write has its own deadline, which also lets the stream
+// outlive the server's WriteTimeout.
 func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
-	sub, first, ok := d.subscribe()
+	rc := http.NewResponseController(w)
+	sub, first, ok := d.subscribe(rc)
 	if !ok {
 		writeError(w, http.StatusServiceUnavailable, "the dashboard is closed")
 		return
 	}
 	defer d.unsubscribe(sub)
+	defer sub.finish()
 
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's WriteTimeout
 	h := w.Header()
 	securityHeaders(h)
 	h.Set("Content-Type", "text/event-stream")
@@ -175,6 +237,17 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 	w.WriteHeader(http.StatusOK)
 
+	// write writes b with the stream's write deadline.
+	write := func(b []byte) error {
+		if err := sub.arm(); err != nil {
+			return err
+		}
+		defer sub.written()
+		if _, err := w.Write(b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
 	var buf bytes.Buffer
 	send := func(event string, st Status) error {
 		buf.Reset()
@@ -185,12 +258,9 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		buf.WriteString("\n")
-		if _, err := w.Write(buf.Bytes()); err != nil {
-			return err
-		}
-		return rc.Flush()
+		return write(buf.Bytes())
 	}
-	if _, err := io.WriteString(w, "retry: 2000\n\n"); err != nil {
+	if write([]byte("retry: 2000\n\n")) != nil {
 		return
 	}
 	if send("status", first) != nil {
@@ -210,13 +280,16 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		case <-beat.C():
-			if _, err := io.WriteString(w, ": heartbeat\n\n"); err != nil || rc.Flush() != nil {
+			if write(heartbeat) != nil {
 				return
 			}
 			beat.Reset(d.cfg.Heartbeat)
 		}
 	}
 }
+
+// heartbeat is the comment line an idle event stream gets.
+var heartbeat = []byte(": heartbeat\n\n")
 
 // actionRequest is the body of POST /actions.
 type actionRequest struct {
@@ -237,8 +310,9 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing Authorization: Bearer <token>")
 		return
 	}
-	token, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok || !d.tokenOK(token) {
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, token, ok := strings.Cut(auth, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || !d.tokenOK(strings.TrimLeft(token, " ")) {
 		writeError(w, http.StatusForbidden, "wrong token")
 		return
 	}
@@ -308,10 +382,11 @@ func (d *Dashboard) findBreaker(name string) (*breaker.Breaker, int, error) {
 	if r.op != nil {
 		return r.op, 0, nil
 	}
-	if r.opSource >= 0 {
+	if d.actionable(r) {
 		if b := rangeFind(d.cfg.Sources[r.opSource], r.opKey, r.opLayer); b != nil {
 			return b, 0, nil
 		}
+		return nil, http.StatusNotFound, errors.New("no policy named " + quote(name) + ": it left its source")
 	}
 	return nil, http.StatusConflict, errors.New("breaker " + quote(name) + " cannot be acted on: its source offers no Range method to reach it")
 }

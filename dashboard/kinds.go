@@ -84,6 +84,10 @@ type reading struct {
 	opSource int
 	opKey    string
 	opLayer  int
+	// addID is the id of the named the row is of, 0 for a source's row;
+	// latOwn marks the row of a Latency with no row of its name, lat.
+	addID  uint64
+	latOwn bool
 }
 
 // snapshotOf returns the snapshot of a policy object, and whether the

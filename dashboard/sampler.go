@@ -84,7 +84,11 @@ func (d *Dashboard) collect() []reading {
 
 	var rs []reading
 	for _, n := range nameds {
+		i := len(rs)
 		rs = readPolicy(rs, n.name, n.policy)
+		for j := i; j < len(rs); j++ {
+			rs[j].addID = n.id
+		}
 	}
 	for si, src := range d.cfg.Sources {
 		for _, m := range src.Snapshot() {
@@ -130,7 +134,7 @@ func (d *Dashboard) collect() []reading {
 		}
 		l := lats[name]
 		r := read(name, l.Snapshot())
-		r.lat = l
+		r.lat, r.latOwn = l, true
 		rs = append(rs, r)
 	}
 	return rs
@@ -186,9 +190,18 @@ func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoin
 		d.seq++
 	}
 	d.lastAt = now
+	// Rows of policies removed while the snapshots were read are not
+	// shown again.
+	added := make(map[uint64]bool, len(d.named))
+	for _, n := range d.named {
+		added[n.id] = true
+	}
 	order := make([]string, 0, len(rs))
 	live := make(map[string]bool, len(rs))
 	for _, r := range rs {
+		if (r.addID != 0 && !added[r.addID]) || (r.latOwn && d.latencies[r.lat.name] != r.lat) {
+			continue
+		}
 		order = append(order, r.name)
 		live[r.name] = true
 		t := d.tracks[r.name]
@@ -197,9 +210,6 @@ func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoin
 			d.tracks[r.name] = t
 		} else if d.cfg.Events == nil && r.kind == KindBreaker && t.cur.kind == KindBreaker {
 			d.detectLocked(t.cur, r, wall)
-		}
-		if r.kind == KindBreaker && r.breakerName != "" {
-			d.byBreaker[r.breakerName] = r.name
 		}
 		if r.kind == KindBreaker {
 			r.since = wall.Add(-r.timeInState).Truncate(time.Millisecond)
@@ -220,11 +230,31 @@ func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoin
 		}
 	}
 	d.order = order
+	d.indexBreakersLocked()
 	subs := make([]*subscriber, 0, len(d.subs))
 	for s := range d.subs {
 		subs = append(subs, s)
 	}
 	return subs
+}
+
+// indexBreakersLocked rebuilds d.byBreaker from the rows, so that it
+// holds only breakers the dashboard shows. An event names a breaker by
+// its Config.Name only: a name several rows share maps to "", and its
+// events go on the timeline under that name. Requires d.mu.
+func (d *Dashboard) indexBreakersLocked() {
+	d.byBreaker = make(map[string]string, len(d.byBreaker))
+	for row, t := range d.tracks {
+		bn := t.cur.breakerName
+		if t.cur.kind != KindBreaker || bn == "" {
+			continue
+		}
+		if _, dup := d.byBreaker[bn]; dup {
+			d.byBreaker[bn] = ""
+			continue
+		}
+		d.byBreaker[bn] = row
+	}
 }
 
 // detectLocked adds a timeline entry when a breaker's state differs from
@@ -263,7 +293,7 @@ func (d *Dashboard) onEvent(ev fusebox.Event) {
 	}
 	d.mu.Lock()
 	name := ev.Name
-	if n, ok := d.byBreaker[ev.Name]; ok && ev.Policy == KindBreaker {
+	if n := d.byBreaker[ev.Name]; n != "" && ev.Policy == KindBreaker {
 		name = n
 	}
 	d.addChangeLocked(Change{At: ev.At, Policy: name, Kind: ev.Policy, From: ev.From, To: ev.To, Reason: ev.Reason})
@@ -385,6 +415,9 @@ func (d *Dashboard) statusLocked(full bool, seq, change uint64) Status {
 		Full:        full,
 		Policies:    make([]PolicyStatus, 0, len(d.order)),
 		Timeline:    []Change{},
+	}
+	if d.evSub != nil {
+		s.EventsDropped = d.evSub.Dropped()
 	}
 	for _, name := range d.order {
 		t := d.tracks[name]

@@ -2,12 +2,16 @@ package dashboard
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -232,6 +236,110 @@ func TestEventsEndWithClose(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("GET /events after Close = %d, want 503", resp.StatusCode)
+	}
+}
+
+// smallBufListener shrinks the kernel send buffer of accepted connections,
+// so that a client that does not read blocks the server's writes at once.
+type smallBufListener struct{ net.Listener }
+
+func (l smallBufListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetWriteBuffer(4096)
+	}
+	return c, err
+}
+
+// openStalledStream opens an event stream of d whose client reads the
+// response head, then stops reading (a suspended laptop, a frozen tab),
+// and waits for the stream to subscribe. d shows hundreds of breakers, so
+// that the first message (some hundred kB) cannot be written whole: the
+// handler blocks in Write. The returned channel receives when the handler
+// has returned.
+func openStalledStream(t *testing.T, d *Dashboard) <-chan struct{} {
+	t.Helper()
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	for i := range 400 {
+		if err := d.Add(fmt.Sprintf("breaker-%03d-with-a-longish-name", i), newBreaker(t, breaker.Config{Name: fmt.Sprint(i), Clock: clk})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	returned := make(chan struct{}, 1)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d.ServeHTTP(w, r)
+		if r.URL.Path == "/events" {
+			returned <- struct{}{}
+		}
+	}))
+	srv.Listener = smallBufListener{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close() }) // before srv.Close, which waits for the handler
+	_ = conn.(*net.TCPConn).SetReadBuffer(2048)
+	if _, err := fmt.Fprintf(conn, "GET /events HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	line, err := bufio.NewReaderSize(conn, 16).ReadString('\n')
+	if err != nil || !strings.Contains(line, "200") {
+		t.Fatalf("status line %q, %v", line, err)
+	}
+	testwait.Eventually(t, "the stream to subscribe", func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return len(d.subs) == 1
+	})
+	return returned
+}
+
+// handlerBlockedInWrite reports whether an event stream's handler waits
+// for its connection to take more bytes.
+func handlerBlockedInWrite() bool {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	for g := range bytes.SplitSeq(buf, []byte("\n\n")) {
+		if bytes.Contains(g, []byte("waitWrite")) && bytes.Contains(g, []byte("(*Dashboard).serveEvents")) {
+			return true
+		}
+	}
+	return false
+}
+
+// Close ends the stream of a client that stopped reading at once: its
+// handler does not stay blocked in Write, holding a goroutine and the
+// connection, until the write times out.
+func TestEventsEndWithCloseWhenClientStalled(t *testing.T) {
+	d := newDashboard(t, Config{Clock: clock.NewFake(time.Unix(1700000000, 0))})
+	returned := openStalledStream(t, d)
+	testwait.Eventually(t, "the stream's handler to block in Write", handlerBlockedInWrite)
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second): // well under the write timeout, 30s
+		t.Fatal("after Close, the event stream of a client that stopped reading is still open: its handler is blocked in Write")
+	}
+}
+
+// A write to a stream that takes longer than the write timeout ends the
+// stream and frees its goroutine, without Close.
+func TestEventsEndOnWriteTimeout(t *testing.T) {
+	d := newDashboard(t, Config{Clock: clock.NewFake(time.Unix(1700000000, 0))})
+	if want := 2 * DefaultHeartbeat; d.writeTimeout != want {
+		t.Errorf("write timeout %v, want twice the heartbeat, %v", d.writeTimeout, want)
+	}
+	d.writeTimeout = 200 * time.Millisecond
+	returned := openStalledStream(t, d)
+	testwait.Recv(t, returned, "the stalled stream's handler to return")
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.subs) != 0 {
+		t.Errorf("%d streams still subscribed after the write timed out", len(d.subs))
 	}
 }
 

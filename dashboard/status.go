@@ -25,6 +25,11 @@ type Status struct {
 	Policies []PolicyStatus `json:"policies"`
 	// Timeline holds the latest state changes, oldest first.
 	Timeline []Change `json:"timeline"`
+	// EventsDropped counts the events of Config.Events (of any kind) that
+	// the dashboard lost because its subscription's buffer was full: when
+	// it is not 0, the timeline may miss state changes. It is always 0
+	// without Config.Events.
+	EventsDropped uint64 `json:"eventsDropped"`
 }
 
 // PolicyStatus is one row of the dashboard: one policy.

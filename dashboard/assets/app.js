@@ -17,6 +17,7 @@
     order: [], // policy names, in the server's order
     policies: new Map(), // name -> PolicyStatus, history merged
     timeline: [], // Change, oldest first
+    eventsDropped: 0, // events the server's subscription lost
     skew: 0, // server time - browser time, ms
     stateFilter: '',
   };
@@ -96,6 +97,7 @@
       model.order.push(p.name);
     }
     model.timeline = (st.timeline || []).slice();
+    model.eventsDropped = st.eventsDropped || 0;
     render();
   }
 
@@ -116,6 +118,7 @@
       for (const c of st.timeline) if (!seen.has(c.id)) model.timeline.push(c);
       if (model.timeline.length > model.timelineSize) model.timeline = model.timeline.slice(-model.timelineSize);
     }
+    model.eventsDropped = st.eventsDropped || 0;
     render();
   }
 
@@ -333,6 +336,7 @@
     if (model.order.length === 0) grid.append($('empty'));
     renderSummary();
     renderTimeline();
+    renderLost();
     renderAuth();
   }
 
@@ -387,6 +391,13 @@
       ol.append(li);
     }
     $('timeline-empty').hidden = list.length > 0;
+  }
+
+  function renderLost() {
+    const n = model.eventsDropped;
+    const p = $('timeline-lost');
+    p.hidden = !n;
+    setText(p, n ? fmtCount(n) + (n === 1 ? ' event' : ' events') + ' lost: changes may be missing.' : '');
   }
 
   // ---------- operator actions ----------

@@ -245,6 +245,10 @@ func TestDashboardInChromium(t *testing.T) {
 	if title, err := chromedp.Run(ctx, chromedp.Title()); err != nil || title != "Fusebox · checkout service" {
 		t.Errorf("page title %q (%v)", title, err)
 	}
+	// No event lost: the line saying so is hidden.
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById('timeline-lost').hidden`)); err != nil || !hidden {
+		t.Errorf("the lost-events line is shown with no event lost (%v)", err)
+	}
 	// Actions are enabled, but locked until the operator gives the token.
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('.actions button').length`)); err != nil || n != 0 {
 		t.Errorf("%d action buttons before the token was given (%v), want none", n, err)
