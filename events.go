@@ -100,8 +100,13 @@ const DefaultEventBuffer = 1024
 // Subscribers never slow a call: each subscription has a bounded buffer and
 // its own goroutine that calls the subscriber's function, outside any lock,
 // in the order the events were published. When the buffer is full, the
-// event is dropped for that subscriber and counted (Subscription.Dropped).
-// Publishing with no subscriber costs one atomic load.
+// event is dropped for that subscriber and counted (Subscription.Dropped);
+// so is an event whose Publish races the subscription's Close (or the bus's)
+// and arrives after the subscription stopped taking events: every event
+// offered to a subscription is either delivered or counted as dropped. A
+// subscriber's function that panics does not bring the program down: the
+// panic is recovered and counted (Subscription.Panics), and delivery goes on
+// with the next event. Publishing with no subscriber costs one atomic load.
 type Events struct {
 	subs   atomic.Pointer[[]*Subscription]
 	mu     sync.Mutex // serialises Subscribe, unsubscribe and Close
@@ -130,7 +135,13 @@ func (e *Events) Publish(ev Event) {
 	if p == nil {
 		return
 	}
-	for _, s := range *p {
+	publish(*p, ev)
+}
+
+// publish offers ev to each of subs, a list Publish loaded from the bus:
+// by the time it runs, any of them may have been closed.
+func publish(subs []*Subscription, ev Event) {
+	for _, s := range subs {
 		s.offer(ev)
 	}
 }
@@ -138,8 +149,12 @@ func (e *Events) Publish(ev Event) {
 // Subscribe calls fn with every event published from now on, in order,
 // from a goroutine of the subscription's, with a buffer of buffer events
 // (DefaultEventBuffer if zero or less). Close the subscription to stop; a
-// closed bus returns an already-closed subscription.
+// closed bus, or a nil one, returns an already-closed subscription, whose
+// function is never called.
 func (e *Events) Subscribe(fn func(Event), buffer int) *Subscription {
+	if e == nil {
+		return closedSubscription(nil)
+	}
 	if buffer <= 0 {
 		buffer = DefaultEventBuffer
 	}
@@ -147,9 +162,7 @@ func (e *Events) Subscribe(fn func(Event), buffer int) *Subscription {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		s.stopOnce.Do(func() { close(s.stop) })
-		close(s.done)
-		return s
+		return closedSubscription(e)
 	}
 	var old []*Subscription
 	if p := e.subs.Load(); p != nil {
@@ -177,8 +190,10 @@ func (e *Events) removeLocked(s *Subscription) {
 }
 
 // Close ends every subscription, after each has delivered what its buffer
-// held, and waits for their goroutines. Later subscriptions are closed from
-// the start; publishing goes on to drop everything. Close is idempotent.
+// held, and waits for their goroutines. An event whose Publish races Close
+// is either delivered or counted in its subscription's Dropped. Later
+// subscriptions are closed from the start; publishing goes on to drop
+// everything. Close is idempotent.
 func (e *Events) Close() {
 	e.mu.Lock()
 	e.closed = true
@@ -196,34 +211,73 @@ func (e *Events) Close() {
 
 // Subscription is one subscriber of an Events bus.
 type Subscription struct {
-	bus      *Events
-	fn       func(Event)
-	ch       chan Event
-	stop     chan struct{}
-	done     chan struct{}
+	bus  *Events // nil for a subscription to a nil bus
+	fn   func(Event)
+	ch   chan Event
+	stop chan struct{}
+	done chan struct{}
+	// mu guards closing against offer: offer sends into ch only under
+	// RLock with closing false, and closing is set under Lock before stop
+	// is closed, so every event sent is in ch when deliver's final drain
+	// runs, and none is sent after it (it would stay in ch, neither
+	// delivered nor counted).
+	mu       sync.RWMutex
+	closing  bool
 	stopOnce sync.Once
 	dropped  atomic.Uint64
+	panics   atomic.Uint64
+}
+
+// closedSubscription returns a subscription of bus (nil or closed) that
+// was never started.
+func closedSubscription(bus *Events) *Subscription {
+	s := &Subscription{bus: bus, closing: true, stop: make(chan struct{}), done: make(chan struct{})}
+	s.stopOnce.Do(func() { close(s.stop) })
+	close(s.done)
+	return s
 }
 
 func (s *Subscription) offer(ev Event) {
+	s.mu.RLock()
+	if s.closing {
+		s.mu.RUnlock()
+		s.dropped.Add(1)
+		return
+	}
 	select {
 	case s.ch <- ev:
 	default:
 		s.dropped.Add(1)
 	}
+	s.mu.RUnlock()
 }
 
 func (s *Subscription) deliver() {
 	defer close(s.done)
+	// The subscriber's function may end this goroutine (runtime.Goexit,
+	// as t.FailNow does): stop taking events and count what is left as
+	// dropped, so nothing stays in ch uncounted. After a normal end, ch is
+	// already empty.
+	defer func() {
+		s.markClosing()
+		for {
+			select {
+			case <-s.ch:
+				s.dropped.Add(1)
+			default:
+				return
+			}
+		}
+	}()
 	for {
 		select {
 		case ev := <-s.ch:
-			s.fn(ev)
+			s.call(ev)
 		case <-s.stop:
 			for {
 				select {
 				case ev := <-s.ch:
-					s.fn(ev)
+					s.call(ev)
 				default:
 					return
 				}
@@ -232,22 +286,53 @@ func (s *Subscription) deliver() {
 	}
 }
 
-// Dropped returns how many events this subscription lost because its
-// buffer was full.
+// call runs the subscriber's function on ev. A panic there has no caller
+// to be raised in (this is the subscription's own goroutine) and would end
+// the program: it is recovered and counted instead.
+func (s *Subscription) call(ev Event) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.panics.Add(1)
+		}
+	}()
+	s.fn(ev)
+}
+
+// Dropped returns how many events this subscription lost: because its
+// buffer was full, or because they were published while it was closing
+// (by its Close or the bus's) and arrived after it stopped taking events.
 func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
 
+// Panics returns how many times the subscriber's function panicked. Each
+// panic is recovered (the event counts as delivered) and delivery goes on
+// with the next event.
+func (s *Subscription) Panics() uint64 { return s.panics.Load() }
+
 // Close unsubscribes: events already buffered are still delivered, then the
-// goroutine ends, and Close waits for it. Close is idempotent. It must not
-// be called from the subscriber's own function, which the goroutine is
-// running (that would wait for itself); from there, use go sub.Close().
+// goroutine ends, and Close waits for it; an event whose Publish races
+// Close is either delivered or counted in Dropped. Close is idempotent. It
+// must not be called from the subscriber's own function, which the
+// goroutine is running (that would wait for itself); from there, use
+// go sub.Close().
 func (s *Subscription) Close() {
-	s.bus.mu.Lock()
-	s.bus.removeLocked(s)
-	s.bus.mu.Unlock()
+	if s.bus != nil {
+		s.bus.mu.Lock()
+		s.bus.removeLocked(s)
+		s.bus.mu.Unlock()
+	}
 	s.stopAndWait()
 }
 
+func (s *Subscription) markClosing() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+}
+
 func (s *Subscription) stopAndWait() {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopOnce.Do(func() {
+		s.markClosing()
+		close(s.stop)
+	})
 	<-s.done
 }

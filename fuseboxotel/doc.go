@@ -91,7 +91,10 @@
 // fusebox.call.duration (unit "s") with AttrOutcome: success, failure,
 // ignored (the caller gave up) or rejected (a policy inside refused the
 // call, so its duration is no latency of the dependency). Outermost it
-// measures what the caller waited; inside a retry, each attempt.
+// measures what the caller waited; inside a retry, each attempt. The
+// histogram is one per meter, so its buckets (WithBuckets) are too: every
+// LatencyPolicy of a meter must ask for the same ones, or NewLatencyPolicy
+// returns an error.
 //
 // CountEvents adds the counter fusebox.events from an events bus: which
 // transitions happened (fusebox.state.from, fusebox.state.to), which

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
@@ -113,6 +116,72 @@ func TestLatencyOptions(t *testing.T) {
 	}
 	if !slices.Equal(h.Bounds, []float64{0.1, 1}) {
 		t.Errorf("bounds %v, want [0.1 1]", h.Bounds)
+	}
+}
+
+// TestLatencyBucketsPerMeter: every LatencyPolicy of a meter records into
+// the meter's one LatencyName histogram, which keeps the first policy's
+// buckets. A second policy asking for other buckets silently got the
+// first's; now NewLatencyPolicy refuses it, naming both. The same buckets,
+// another meter, or a no-op meter are fine.
+func TestLatencyBucketsPerMeter(t *testing.T) {
+	r := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(r))
+	defer func() { _ = mp.Shutdown(bg) }()
+	meter := mp.Meter(fuseboxotel.ScopeName)
+	fake := clock.NewFake(time.Time{})
+	if _, err := fuseboxotel.NewLatencyPolicy(meter, "default", fuseboxotel.WithClock(fake)); err != nil {
+		t.Fatal(err)
+	}
+	custom := []float64{0.5, 1, 2}
+	_, err := fuseboxotel.NewLatencyPolicy(meter, "custom", fuseboxotel.WithClock(fake), fuseboxotel.WithBuckets(custom...))
+	if err == nil {
+		t.Fatal("a second policy of the meter with other buckets: no error, yet it records with the first's buckets")
+	}
+	for _, want := range []string{`"custom"`, "[0.5 1 2]", `"default"`, "[0.005 0.01 ", "per meter"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+	same, err := fuseboxotel.NewLatencyPolicy(meter, "same", fuseboxotel.WithClock(fake), fuseboxotel.WithBuckets(fuseboxotel.DefaultBuckets...))
+	if err != nil {
+		t.Fatalf("a second policy with the same buckets: %v", err)
+	}
+	_ = same.Execute(bg, ok)
+	// Another instrumentation scope is another meter, with its own
+	// histogram.
+	other, err := fuseboxotel.NewLatencyPolicy(mp.Meter("other"), "custom", fuseboxotel.WithClock(fake), fuseboxotel.WithBuckets(custom...))
+	if err != nil {
+		t.Fatalf("another meter with other buckets: %v", err)
+	}
+	_ = other.Execute(bg, ok)
+	var rm metricdata.ResourceMetrics
+	if err := r.Collect(bg, &rm); err != nil {
+		t.Fatal(err)
+	}
+	bounds := map[string][]float64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if h, isHist := m.Data.(metricdata.Histogram[float64]); isHist && m.Name == fuseboxotel.LatencyName {
+				for _, p := range h.DataPoints {
+					pname, _ := p.Attributes.Value(fuseboxotel.AttrPolicyName)
+					bounds[sm.Scope.Name+"/"+pname.AsString()] = p.Bounds
+				}
+			}
+		}
+	}
+	if got := bounds[fuseboxotel.ScopeName+"/same"]; !slices.Equal(got, fuseboxotel.DefaultBuckets) {
+		t.Errorf("bounds of policy same: %v, want DefaultBuckets", got)
+	}
+	if got := bounds["other/custom"]; !slices.Equal(got, custom) {
+		t.Errorf("bounds of policy custom of meter other: %v, want %v", got, custom)
+	}
+	// A no-op meter records nothing: any buckets will do.
+	noopMeter := noop.NewMeterProvider().Meter("x")
+	for _, b := range [][]float64{{1}, {2}} {
+		if _, err := fuseboxotel.NewLatencyPolicy(noopMeter, "p", fuseboxotel.WithBuckets(b...)); err != nil {
+			t.Errorf("no-op meter, buckets %v: %v", b, err)
+		}
 	}
 }
 

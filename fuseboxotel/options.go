@@ -45,7 +45,10 @@ func WithClock(c clock.Clock) Option {
 
 // WithBuckets sets the latency histogram's bucket boundaries in seconds
 // (LatencyPolicy): strictly increasing, not negative. The default is
-// DefaultBuckets. A view configured on the MeterProvider overrides them.
+// DefaultBuckets. The histogram is one per meter, so its buckets are too:
+// NewLatencyPolicy returns an error when another LatencyPolicy of the same
+// meter asked for different ones. A view configured on the MeterProvider
+// overrides them.
 func WithBuckets(bounds ...float64) Option {
 	b := append([]float64(nil), bounds...)
 	return optionFunc(func(o *options) { o.buckets = b })

@@ -126,7 +126,9 @@ func validName(s string) bool {
 //     timeout exports the deadline's; Add the other one by itself, under
 //     another name, to see both);
 //   - a registry.Snapshotter whose Snapshot returns one of the snapshot
-//     types above (anything else exports nothing).
+//     types above, or a []any of them (a pipeline's layers, outermost
+//     first: the first of each kind only, as for a pipeline); anything
+//     else exports nothing.
 //
 // Add returns an error for a nil or unsupported policy, an empty name, or
 // a name already added (by Add or AddRegistry).
@@ -220,7 +222,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, s := range sources {
 		switch {
 		case s.snap != nil:
-			c.d.emit(ch, s.name, "", s.snap(), nil)
+			// A Snapshotter may return a []any of layers, as a registry
+			// member does: two of one kind would export the same series
+			// twice and fail the whole registry's Gather.
+			var seen kinds
+			c.d.emit(ch, s.name, "", s.snap(), &seen)
 		case s.pipeline != nil:
 			var seen kinds
 			for _, p := range s.pipeline.Policies() {

@@ -3,6 +3,8 @@ package fuseboxprom_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/fusebox-go/fusebox"
@@ -73,18 +76,18 @@ const breakerText = `
 fusebox_breaker_calls_total{key="",name="payments",outcome="failure"} 3
 fusebox_breaker_calls_total{key="",name="payments",outcome="ignored"} 1
 fusebox_breaker_calls_total{key="",name="payments",outcome="success"} 1
-# HELP fusebox_breaker_failure_rate Failures per call in a circuit breaker's current window (0 to 1).
-# TYPE fusebox_breaker_failure_rate gauge
-fusebox_breaker_failure_rate{key="",name="payments"} 0.75
+# HELP fusebox_breaker_failure_ratio Failures per call in a circuit breaker's current window (0 to 1).
+# TYPE fusebox_breaker_failure_ratio gauge
+fusebox_breaker_failure_ratio{key="",name="payments"} 0.75
 # HELP fusebox_breaker_late_outcomes_total Outcomes a circuit breaker dropped because they belonged to an earlier state.
 # TYPE fusebox_breaker_late_outcomes_total counter
 fusebox_breaker_late_outcomes_total{key="",name="payments"} 0
 # HELP fusebox_breaker_rejections_total Calls a circuit breaker rejected (open, forced open, or half-open with every probe slot taken).
 # TYPE fusebox_breaker_rejections_total counter
 fusebox_breaker_rejections_total{key="",name="payments"} 2
-# HELP fusebox_breaker_slow_call_rate Slow calls per call in a circuit breaker's current window (0 to 1).
-# TYPE fusebox_breaker_slow_call_rate gauge
-fusebox_breaker_slow_call_rate{key="",name="payments"} 0
+# HELP fusebox_breaker_slow_call_ratio Slow calls per call in a circuit breaker's current window (0 to 1).
+# TYPE fusebox_breaker_slow_call_ratio gauge
+fusebox_breaker_slow_call_ratio{key="",name="payments"} 0
 # HELP fusebox_breaker_slow_calls_total Calls a circuit breaker recorded as slow (successes and failures alike).
 # TYPE fusebox_breaker_slow_calls_total counter
 fusebox_breaker_slow_calls_total{key="",name="payments"} 0
@@ -359,6 +362,47 @@ func TestSnapshotter(t *testing.T) {
 	}
 	if n := testutil.CollectAndCount(col); n != 6 {
 		t.Fatalf("%d series, want the 6 of the retry snapshot only", n)
+	}
+}
+
+// layers is a user type whose Snapshot reports its layers the way a
+// registry reports a pipeline member: a []any of snapshots, outermost
+// first.
+type layers struct{}
+
+func (layers) Snapshot() any {
+	return []any{
+		breaker.Snapshot{Name: "outer", State: breaker.Open},
+		breaker.Snapshot{Name: "inner", State: breaker.Closed},
+	}
+}
+
+// TestSnapshotterOfLayersDoesNotBreakScrape: a Snapshotter returning a
+// []any with two breakers exported both under the same labels, so Gather
+// failed for every metric of the registry and promhttp answered 500. Now
+// the outermost policy of each kind is exported, as for a pipeline.
+func TestSnapshotterOfLayersDoesNotBreakScrape(t *testing.T) {
+	col := newCollector(t, fuseboxprom.Config{})
+	mustAdd(t, col, "mine", layers{})
+	mustAdd(t, col, "other", snapshotter{})
+	reg := prometheus.NewRegistry()
+	if err := col.Register(reg); err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK {
+		t.Fatalf("scrape answered %d:\n%s", rec.Code, body)
+	}
+	for _, want := range []string{
+		`fusebox_breaker_state{key="",name="mine",state="open"} 1`, // the outer breaker's
+		`fusebox_breaker_state{key="",name="mine",state="closed"} 0`,
+		`fusebox_retry_calls_total{key="",name="other"} 7`, // other sources unharmed
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %s:\n%s", want, body)
+		}
 	}
 }
 

@@ -36,8 +36,8 @@
 //	fusebox_breaker_rejections_total                counter
 //	fusebox_breaker_transitions_total               counter
 //	fusebox_breaker_late_outcomes_total             counter
-//	fusebox_breaker_failure_rate                    gauge, 0 to 1, of the current window
-//	fusebox_breaker_slow_call_rate                  gauge, 0 to 1, of the current window
+//	fusebox_breaker_failure_ratio                   gauge, 0 to 1, of the current window
+//	fusebox_breaker_slow_call_ratio                 gauge, 0 to 1, of the current window
 //
 //	fusebox_bulkhead_in_flight, _queued             gauges
 //	fusebox_bulkhead_max_concurrent, _max_queue     gauges, the limits

@@ -45,12 +45,8 @@ const (
 // kinds is a set of kinds.
 type kinds kind
 
-// first adds k to s and reports whether it was not there yet; a nil s
-// holds nothing and always answers true.
+// first adds k to s and reports whether it was not there yet.
 func (s *kinds) first(k kind) bool {
-	if s == nil {
-		return true
-	}
 	if kind(*s)&k != 0 {
 		return false
 	}
@@ -63,7 +59,7 @@ type descs struct {
 	all []*prometheus.Desc
 
 	breakerState, breakerCalls, breakerSlowCalls, breakerRejections, breakerTransitions,
-	breakerLate, breakerFailureRate, breakerSlowCallRate *prometheus.Desc
+	breakerLate, breakerFailureRatio, breakerSlowCallRatio *prometheus.Desc
 
 	bulkheadInFlight, bulkheadQueued, bulkheadMaxConcurrent, bulkheadMaxQueue, bulkheadAdmitted,
 	bulkheadRejections, bulkheadQueueTimeouts, bulkheadCanceled, bulkheadQueueWait *prometheus.Desc
@@ -100,8 +96,8 @@ func newDescs(ns string) descs {
 	d.breakerRejections = mk("breaker", "rejections_total", "Calls a circuit breaker rejected (open, forced open, or half-open with every probe slot taken).")
 	d.breakerTransitions = mk("breaker", "transitions_total", "State transitions of a circuit breaker.")
 	d.breakerLate = mk("breaker", "late_outcomes_total", "Outcomes a circuit breaker dropped because they belonged to an earlier state.")
-	d.breakerFailureRate = mk("breaker", "failure_rate", "Failures per call in a circuit breaker's current window (0 to 1).")
-	d.breakerSlowCallRate = mk("breaker", "slow_call_rate", "Slow calls per call in a circuit breaker's current window (0 to 1).")
+	d.breakerFailureRatio = mk("breaker", "failure_ratio", "Failures per call in a circuit breaker's current window (0 to 1).")
+	d.breakerSlowCallRatio = mk("breaker", "slow_call_ratio", "Slow calls per call in a circuit breaker's current window (0 to 1).")
 
 	d.bulkheadInFlight = mk("bulkhead", "in_flight", "Calls holding a bulkhead slot.")
 	d.bulkheadQueued = mk("bulkhead", "queued", "Calls waiting in a bulkhead's queue.")
@@ -167,10 +163,11 @@ func newDescs(ns string) descs {
 	return d
 }
 
-// emit sends the metrics of one snapshot. seen, when not nil, holds the
-// kinds already sent for this name and key: a second policy of a kind is
-// skipped. A []any (a pipeline member of a registry) is emitted element by
-// element; an unknown value sends nothing.
+// emit sends the metrics of one snapshot. seen holds the kinds already sent
+// for this name and key: a second policy of a kind is skipped, since its
+// series would repeat the first's and fail the registry's Gather. A []any
+// (a pipeline member of a registry, or a Snapshotter's layers) is emitted
+// element by element; an unknown value sends nothing.
 func (d *descs) emit(ch chan<- prometheus.Metric, name, key string, snap any, seen *kinds) {
 	counter := func(desc *prometheus.Desc, v uint64, extra ...string) {
 		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), append([]string{name, key}, extra...)...)
@@ -206,8 +203,8 @@ func (d *descs) emit(ch chan<- prometheus.Metric, name, key string, snap any, se
 		counter(d.breakerRejections, s.Rejections)
 		counter(d.breakerTransitions, s.Transitions)
 		counter(d.breakerLate, s.LateOutcomes)
-		gauge(d.breakerFailureRate, s.FailureRate)
-		gauge(d.breakerSlowCallRate, s.SlowCallRate)
+		gauge(d.breakerFailureRatio, s.FailureRate)
+		gauge(d.breakerSlowCallRatio, s.SlowCallRate)
 
 	case bulkhead.Snapshot:
 		if !seen.first(kindBulkhead) {

@@ -55,9 +55,18 @@ type Logger struct {
 	interval time.Duration
 	max      int
 
-	mu        sync.Mutex
-	windows   map[key]*window // requires mu
-	lastSweep time.Time       // requires mu
+	mu      sync.Mutex
+	windows map[key]*window // requires mu
+	// lastSweep is when windows were last swept for ended intervals, so
+	// that keys gone quiet are deleted at least once per interval; requires
+	// mu.
+	lastSweep time.Time
+	// nextDue is the earliest end of an interval with suppressed events,
+	// zero if none: the first event at or after it sweeps, so that the
+	// summary is not late (it may be stale after a key's own event or a
+	// state change wrote the summary; a sweep then finds nothing and
+	// recomputes it); requires mu.
+	nextDue time.Time
 }
 
 // key is what rate limiting counts by.
@@ -167,7 +176,7 @@ func (l *Logger) Log(ev fusebox.Event) {
 	var due []summary
 	write := enabled
 	l.mu.Lock()
-	if l.ended(l.lastSweep, now) {
+	if l.ended(l.lastSweep, now) || (!l.nextDue.IsZero() && !now.Before(l.nextDue)) {
 		due = l.sweepLocked(due, func(_ key, w *window) bool { return l.ended(w.start, now) })
 		l.lastSweep = now
 	}
@@ -194,6 +203,9 @@ func (l *Logger) Log(ev fusebox.Event) {
 			w.suppressed++
 			w.level = level
 			write = false
+			if end := w.start.Add(l.interval); w.suppressed == 1 && (l.nextDue.IsZero() || end.Before(l.nextDue)) {
+				l.nextDue = end
+			}
 		}
 	}
 	l.mu.Unlock()
@@ -225,10 +237,17 @@ func (l *Logger) Flush() {
 }
 
 // sweepLocked deletes the windows that match end, appending a summary to
-// due for those that suppressed events; requires l.mu.
+// due for those that suppressed events, and recomputes nextDue from the
+// windows left; requires l.mu.
 func (l *Logger) sweepLocked(due []summary, end func(key, *window) bool) []summary {
+	l.nextDue = time.Time{}
 	for k, w := range l.windows {
 		if !end(k, w) {
+			if w.suppressed > 0 {
+				if e := w.start.Add(l.interval); l.nextDue.IsZero() || e.Before(l.nextDue) {
+					l.nextDue = e
+				}
+			}
 			continue
 		}
 		if w.suppressed > 0 {

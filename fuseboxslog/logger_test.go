@@ -260,6 +260,33 @@ func TestRateLimitKeys(t *testing.T) {
 	}
 }
 
+// TestSummaryNotLateAfterUnrelatedSweep checks the promise of the package
+// doc: the summary of an interval is written by the first event, of any
+// key, after the interval ended. Key a's interval runs from 1s to 11s; an
+// unrelated event at 10s swept (nothing was due yet), and the sweep used to
+// run only once per Interval after that, so a's summary waited until 20s
+// instead of being written by the event at 12s.
+func TestSummaryNotLateAfterUnrelatedSweep(t *testing.T) {
+	s, logger := newSink(slog.LevelInfo)
+	l, fc := mustNew(t, logger, fuseboxslog.Config{Interval: 10 * time.Second, MaxPerInterval: 1})
+	timeout := func(name string) fusebox.Event {
+		return fusebox.Event{Kind: fusebox.EventTimeout, Policy: "timeout", Name: name}
+	}
+	fc.Advance(time.Second)
+	l.Log(rejected("a")) // 1s: written, a's interval starts
+	l.Log(rejected("a")) // suppressed
+	fc.Advance(9 * time.Second)
+	l.Log(timeout("c")) // 10s: a sweep, a's interval has not ended yet
+	fc.Advance(2 * time.Second)
+	l.Log(timeout("d")) // 12s: a's interval ended at 11s
+	want := []string{"fusebox rejected", "fusebox timeout", "fusebox suppressed 1 rejections", "fusebox timeout"}
+	ls := s.lines(t)
+	if got := msgs(ls); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("lines\n%q\nwant\n%q (a's summary before the first event after its interval ended)", got, want)
+	}
+	wantAttrs(t, ls[2], map[string]any{"name": "a", "time": "2026-01-01T00:00:12Z", "suppressed": 1})
+}
+
 // TestStateChangeFlushes checks that a state change writes the policy's
 // pending summaries first, is never limited, and starts a fresh interval.
 func TestStateChangeFlushes(t *testing.T) {
