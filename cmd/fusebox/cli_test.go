@@ -94,6 +94,77 @@ func TestDemoBadFlags(t *testing.T) {
 	}
 }
 
+// TestDemoOutOfRange: values out of range are refused at once, with exit 2
+// and a message naming the flag or the scenario field and the range; with
+// --print-scenario, which would otherwise print them.
+func TestDemoOutOfRange(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		// 0 is out of range like any other duration not above 0.
+		{[]string{"--duration", "0"}, "duration 0s out of range: want more than 0"},
+		{[]string{"--duration", "-5s"}, "duration -5s out of range: want more than 0"},
+		{[]string{"--duration", "2h"}, "duration 2h0m0s out of range: want more than 0, at most 1h"},
+		// Phases whose total wraps around to a negative duration.
+		{[]string{"--healthy", "2000000h", "--slow", "2000000h"}, "healthy 2000000h0m0s out of range: want 200ms (the baseline needs requests) to 1h"},
+		{[]string{"--slow", "2000000h", "--errors", "2000000h"}, "slow 2000000h0m0s out of range: want 0 to 1h"},
+		{[]string{"--runs", "protected,protected"}, `run "protected" named twice`},
+		{[]string{"--runs", "unprotected,protected,unprotected"}, `run "unprotected" named twice`},
+	}
+	for _, tt := range tests {
+		args := append([]string{"demo", "--print-scenario"}, tt.args...)
+		code, out, errOut := runCLI(t, args...)
+		if code != 2 || out != "" || !strings.HasPrefix(errOut, "fusebox demo: ") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stdout %.40q, stderr %q; want 2 and %q", args, code, out, errOut, tt.want)
+		}
+	}
+}
+
+// TestDemoScenarioPolicyLimits: scenario values the protected run's
+// policies reject are refused before any run (exit 2 at once, naming the
+// scenario's field), not when the protected run builds its policies after
+// the whole unprotected run.
+func TestDemoScenarioPolicyLimits(t *testing.T) {
+	for _, tc := range []struct{ field, yaml string }{
+		{"protection.retryBudget +Inf", "protection:\n  retryBudget: .inf\n"},
+		{"protection.breakerWindow 100.000001ms", "protection:\n  breakerWindow: 100000001ns\n"},
+		{"protection.dependencyBulkhead 3000000000", "protection:\n  dependencyBulkhead: 3000000000\n"},
+		{"protection.ordersBulkhead 3000000000", "protection:\n  ordersBulkhead: 3000000000\n"},
+		{"protection.breakerMinCalls 5000000000", "protection:\n  breakerMinCalls: 5000000000\n"},
+		{"protection.breakerConsecutive 5000000000", "protection:\n  breakerConsecutive: 5000000000\n"},
+	} {
+		file := filepath.Join(t.TempDir(), "demo.yaml")
+		if err := os.WriteFile(file, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "demo", "--scenario", file, "--print-scenario")
+		if code != 2 || out != "" || !strings.Contains(errOut, "scenario: "+tc.field+" out of range: want ") {
+			t.Errorf("%q: exit %d, stderr %q; want 2 naming %s and its range", tc.yaml, code, errOut, tc.field)
+		}
+	}
+}
+
+// TestScenarioFileRejected: a scenario file with a second YAML document, or
+// a field without a value, is refused rather than partly ignored.
+func TestScenarioFileRejected(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"rate: 50\n---\nrats: 3\n", "more than one YAML document"},
+		{"rate: ~\n", "rate has no value"},
+		{"rate:\n", "rate has no value"},
+		{"protection:\n  breakerOpen: null\n", "protection.breakerOpen has no value"},
+	} {
+		file := filepath.Join(t.TempDir(), "demo.yaml")
+		if err := os.WriteFile(file, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "demo", "--scenario", file, "--print-scenario")
+		if code != 2 || out != "" || !strings.Contains(errOut, file+": scenario: ") || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.yaml, code, errOut, tc.want)
+		}
+	}
+}
+
 // TestScenarioFile: --print-scenario writes YAML that --scenario reads
 // back; flags given too win over the file.
 func TestScenarioFile(t *testing.T) {
@@ -138,6 +209,89 @@ func TestDemoPortInUse(t *testing.T) {
 	for _, want := range []string{"fusebox demo: cannot listen on 127.0.0.1:" + port + " for the gateway", "address already in use", "--port"} {
 		if !strings.Contains(errOut, want) {
 			t.Errorf("stderr %q lacks %q", errOut, want)
+		}
+	}
+}
+
+// TestDemoReportPathCheckedFirst: a --report path that cannot be created
+// fails at once, with exit 1, before any run, rather than after the runs
+// with their results lost.
+func TestDemoReportPathCheckedFirst(t *testing.T) {
+	report := filepath.Join(t.TempDir(), "no-such-dir", "report.html")
+	// A short run, should the path be checked only after it.
+	code, out, errOut := runCLI(t, "demo", "--json", "--runs", "protected", "--duration", "2s", "--rate", "20",
+		"--slow-latency", "100ms", "--client-timeout", "1s", "--report", report)
+	if code != 1 || out != "" || !strings.HasPrefix(errOut, "fusebox demo: cannot write the report: ") || !strings.Contains(errOut, report) || !strings.Contains(errOut, "--report") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and a message naming the path", code, out, errOut)
+	}
+	if strings.Contains(errOut, "Run 1/1") {
+		t.Errorf("the run started before the report path was checked:\n%s", errOut)
+	}
+}
+
+// TestDemoReportLeftAlone: when the runs fail, opening the report before
+// them has changed nothing: a report of an earlier demo is kept as it was,
+// a new file is removed.
+func TestDemoReportLeftAlone(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port) // the runs fail: the port is taken
+	dir := t.TempDir()
+	old := filepath.Join(dir, "old.html")
+	if err := os.WriteFile(old, []byte("earlier report"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "demo", "--port", port, "--quiet", "--report", old); code != 1 {
+		t.Errorf("exit %d, stderr %q; want 1", code, errOut)
+	}
+	if b, err := os.ReadFile(old); err != nil || string(b) != "earlier report" {
+		t.Errorf("earlier report now %q, %v", b, err)
+	}
+	created := filepath.Join(dir, "new.html")
+	if code, _, errOut := runCLI(t, "demo", "--port", port, "--quiet", "--report", created); code != 1 {
+		t.Errorf("exit %d, stderr %q; want 1", code, errOut)
+	}
+	if _, err := os.Stat(created); !os.IsNotExist(err) {
+		t.Errorf("report file left behind after the runs failed: %v", err)
+	}
+}
+
+// TestDemoReportWriteFails: a report that cannot be written at the end
+// (here a full disk, /dev/full) does not lose the results: the summary is
+// written all the same, JSON with --json, and the command exits 1 with the
+// reason.
+func TestDemoReportWriteFails(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for a few seconds")
+	}
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full:", err)
+	}
+	short := []string{"--runs", "protected", "--duration", "2s", "--rate", "20", "--slow-latency", "100ms", "--client-timeout", "1s", "--quiet", "--report", "/dev/full"}
+	for _, asJSON := range []bool{true, false} {
+		args := append([]string{"demo"}, short...)
+		if asJSON {
+			args = append(args, "--json")
+		}
+		code, out, errOut := runCLI(t, args...)
+		if code != 1 || !strings.Contains(errOut, "fusebox demo: cannot write the report: ") || !strings.Contains(errOut, "/dev/full") {
+			t.Errorf("json %v: exit %d, stderr %q; want 1 and the report's error", asJSON, code, errOut)
+		}
+		if asJSON {
+			var v struct {
+				Report string `json:"report"`
+				Runs   []struct {
+					Name string `json:"name"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal([]byte(out), &v); err != nil || len(v.Runs) != 1 || v.Runs[0].Name != "protected" || v.Report != "" {
+				t.Errorf("stdout is not the JSON summary (without a report): %v\n%s", err, out)
+			}
+		} else if !strings.Contains(out, "/users success") || strings.Contains(out, "Report with charts") {
+			t.Errorf("stdout lacks the summary, or names a report that was not written:\n%s", out)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -36,7 +38,7 @@ func demoFlags(sc *demo.Scenario, o *demoOptions) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported by runDemo
 	fs.StringVar(&o.scenarioFile, "scenario", "", "read the scenario from this YAML `file` (flags given too override it; see --print-scenario)")
 	fs.BoolVar(&o.printScenario, "print-scenario", false, "print the scenario as YAML, with the flags applied, and exit")
-	fs.DurationVar(&o.duration, "duration", 0, "length of each run; the phases keep their proportions (default 25s: two runs take under a minute)")
+	fs.DurationVar(&o.duration, "duration", 0, "length of each run, more than 0 and at most 1h; the phases keep their proportions (default 25s: two runs take under a minute)")
 	fs.DurationVar(&sc.Healthy, "healthy", sc.Healthy, "length of the healthy baseline phase")
 	fs.DurationVar(&sc.Slow, "slow", sc.Slow, "length of the phase where payments is slow")
 	fs.DurationVar(&sc.Errors, "errors", sc.Errors, "length of the phase where payments fails")
@@ -54,15 +56,18 @@ func demoFlags(sc *demo.Scenario, o *demoOptions) *flag.FlagSet {
 	fs.Func("protect", "protections of the protected run: all, none, or a `list` of "+strings.Join(demo.ProtectionNames(), ",")+" (default all)", sc.Protection.SetEnabled)
 	fs.IntVar(&sc.Port, "port", sc.Port, "gateway port on 127.0.0.1 (0: any free port)")
 	fs.Uint64Var(&sc.Seed, "seed", sc.Seed, "seed of the order IDs the clients ask for")
-	fs.StringVar(&o.report, "report", filepath.Join(os.TempDir(), "fusebox-demo-report.html"), "write the HTML report to this `file` (\"\": no report)")
+	fs.StringVar(&o.report, "report", filepath.Join(os.TempDir(), "fusebox-demo-report.html"), "write the HTML report to this `file`, opened before the runs start (\"\": no report)")
 	fs.BoolVar(&o.json, "json", false, "write the summary as JSON to stdout (progress goes to stderr)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no live progress")
-	fs.Func("runs", "the runs to make, in order, separated by commas: `runs` among unprotected and protected (default unprotected,protected)", func(v string) error {
+	fs.Func("runs", "the runs to make, in order, separated by commas: `runs` among unprotected and protected, each at most once (default unprotected,protected)", func(v string) error {
 		o.runs = nil
 		for _, r := range strings.Split(v, ",") {
 			r = strings.TrimSpace(r)
 			if r != "unprotected" && r != "protected" {
 				return fmt.Errorf("unknown run %q: want unprotected or protected", r)
+			}
+			if slices.Contains(o.runs, r) {
+				return fmt.Errorf("run %q named twice: want each run at most once", r)
 			}
 			o.runs = append(o.runs, r)
 		}
@@ -133,7 +138,10 @@ func parseDemo(args []string) (demo.Scenario, demoOptions, error) {
 	if fs.NArg() > 0 {
 		return sc, o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	if o.duration != 0 {
+	// --duration 0 is out of range like --duration -5s, not the default.
+	durationSet := false
+	fs.Visit(func(f *flag.Flag) { durationSet = durationSet || f.Name == "duration" })
+	if durationSet {
 		if err := sc.Scale(o.duration); err != nil {
 			return sc, o, err
 		}
@@ -159,6 +167,18 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		_, _ = stdout.Write(b)
 		return exitOK
+	}
+
+	// The report file is opened first: a path that cannot be written
+	// fails now, not after the runs.
+	var report *reportFile
+	if o.report != "" {
+		report, err = openReport(o.report)
+		if err != nil {
+			fmt.Fprintf(stderr, "fusebox demo: cannot write the report: %v\nChoose another --report, or --report \"\" for none.\n", err)
+			return exitError
+		}
+		defer report.abandon()
 	}
 
 	out := stdout // what people read
@@ -209,48 +229,108 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitError
 	}
 
+	// A report that cannot be written does not lose the results: the
+	// summary is written all the same, and the error after it.
 	reportPath := ""
-	if o.report != "" {
-		reportPath, err = writeReport(o.report, res)
-		if err != nil {
-			fmt.Fprintf(stderr, "fusebox demo: writing the report: %v\n", err)
-			return exitError
+	var reportErr error
+	if report != nil {
+		if reportErr = report.write(res); reportErr == nil {
+			reportPath = report.path
 		}
+	}
+	code := exitOK
+	if reportErr != nil {
+		code = exitError
 	}
 	if o.json {
 		if err := writeJSON(stdout, res, reportPath); err != nil {
 			fmt.Fprintf(stderr, "fusebox demo: %v\n", err)
-			return exitError
+			code = exitError
 		}
-		return exitOK
+	} else {
+		fmt.Fprintln(stdout)
+		if err := res.WriteSummary(stdout); err != nil {
+			fmt.Fprintf(stderr, "fusebox demo: %v\n", err)
+			code = exitError
+		} else {
+			fmt.Fprintf(stdout, "\n%s\n", res.Headline())
+			if reportPath != "" {
+				fmt.Fprintf(stdout, "\nReport with charts: %s\n", reportPath)
+			}
+		}
 	}
-	fmt.Fprintln(stdout)
-	if err := res.WriteSummary(stdout); err != nil {
-		fmt.Fprintf(stderr, "fusebox demo: %v\n", err)
-		return exitError
+	if reportErr != nil {
+		fmt.Fprintf(stderr, "fusebox demo: cannot write the report: %v\n", reportErr)
 	}
-	fmt.Fprintf(stdout, "\n%s\n", res.Headline())
-	if reportPath != "" {
-		fmt.Fprintf(stdout, "\nReport with charts: %s\n", reportPath)
-	}
-	return exitOK
+	return code
 }
 
-// writeReport writes the HTML report to path and returns its absolute path.
-func writeReport(path string, res *demo.Result) (string, error) {
+// reportFile is the --report file, opened before the runs so that a path
+// that cannot be written is reported before them. Opening it neither
+// truncates an existing file nor writes anything: if the runs fail, a
+// report left by an earlier demo stays as it was, and a file the demo
+// created is removed.
+type reportFile struct {
+	f       *os.File
+	path    string // absolute
+	created bool   // the file did not exist before
+}
+
+// openReport opens (or creates) the report file at path for writing.
+func openReport(path string) (*reportFile, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	f, err := os.Create(abs)
+	r := &reportFile{path: abs, created: true}
+	r.f, err = os.OpenFile(abs, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		r.created = false
+		r.f, err = os.OpenFile(abs, os.O_WRONLY, 0)
+	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	if err := demo.WriteReport(f, res); err != nil {
-		f.Close()
-		return "", err
+	return r, nil
+}
+
+// write replaces the file's content with the report of res and closes it.
+func (r *reportFile) write(res *demo.Result) error {
+	f := r.f
+	r.f = nil
+	err := func() error {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
+			if err := f.Truncate(0); err != nil {
+				return err
+			}
+		}
+		w := bufio.NewWriter(f)
+		if err := demo.WriteReport(w, res); err != nil {
+			return err
+		}
+		return w.Flush()
+	}()
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	return abs, f.Close()
+	var pe *os.PathError
+	if err != nil && !errors.As(err, &pe) {
+		err = fmt.Errorf("%s: %w", r.path, err)
+	}
+	return err
+}
+
+// abandon closes a report file that was never written, and removes it if
+// the demo created it. It does nothing after write.
+func (r *reportFile) abandon() {
+	if r.f == nil {
+		return
+	}
+	r.f.Close()
+	r.f = nil
+	if r.created {
+		os.Remove(r.path)
+	}
 }
 
 // jsonSummary is what --json writes.

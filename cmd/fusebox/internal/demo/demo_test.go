@@ -154,6 +154,18 @@ func TestPortInUse(t *testing.T) {
 	}
 }
 
+// TestRunsNamedTwice: Run refuses a run named twice (and an unknown one)
+// before it starts any.
+func TestRunsNamedTwice(t *testing.T) {
+	for _, runs := range [][]string{{"protected", "protected"}, {"unprotected", "protected", "unprotected"}, {"protected", "guarded"}} {
+		started := false
+		_, err := Run(context.Background(), shortScenario(), Options{Runs: runs, OnRun: func(RunInfo) func() { started = true; return nil }})
+		if err == nil || started {
+			t.Errorf("Run with runs %v: %v, started %v; want an error before any run", runs, err, started)
+		}
+	}
+}
+
 // TestCancel stops a run early: Run returns the context's error promptly
 // and stops everything it started.
 func TestCancel(t *testing.T) {

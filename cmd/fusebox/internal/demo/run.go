@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,8 +83,8 @@ type Options struct {
 	// up, and the function it returns (if any) when the run ends: to say
 	// where the gateway listens, or to show the run on a live dashboard.
 	OnRun func(RunInfo) (done func())
-	// Runs names the runs to make, in order: "unprotected", "protected".
-	// Empty means both.
+	// Runs names the runs to make, in order: "unprotected", "protected",
+	// each at most once. Empty means both.
 	Runs []string
 	// Latency, when set, gives for each link of a run a policy that is put
 	// innermost around every attempt on that link (in the unprotected run
@@ -161,10 +162,13 @@ func Run(ctx context.Context, sc Scenario, opt Options) (*Result, error) {
 		names = []string{"unprotected", "protected"}
 	}
 	var runs []runSpec
-	for _, n := range names {
+	for i, n := range names {
 		r, ok := all[n]
 		if !ok {
 			return nil, fmt.Errorf("unknown run %q: want unprotected or protected", n)
+		}
+		if slices.Contains(names[:i], n) {
+			return nil, fmt.Errorf("run %q named twice: want each run at most once", n)
 		}
 		runs = append(runs, r)
 	}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/fusebox-go/fusebox/bulkhead"
 )
 
 // Scenario is everything a demo does: the phases of the outage, the load,
@@ -289,20 +292,52 @@ func (p Protection) Enabled() string {
 // Any reports whether any protection is on.
 func (p Protection) Any() bool { return p.Enabled() != "none" }
 
-// Total is the length of one run: the four phases.
-func (s Scenario) Total() time.Duration { return s.Healthy + s.Slow + s.Errors + s.Recovery }
+// maxRun is the longest run Validate accepts: every phase, and the four
+// together.
+const maxRun = time.Hour
 
-// Scale changes the phases so that a run lasts total, keeping their
-// proportions.
-func (s *Scenario) Scale(total time.Duration) error {
-	if total <= 0 {
-		return fmt.Errorf("duration %v out of range: want more than 0", total)
+// Total is the length of one run: the four phases. It saturates at the
+// largest time.Duration (or the smallest) rather than wrap around.
+func (s Scenario) Total() time.Duration {
+	var t time.Duration
+	for _, d := range []time.Duration{s.Healthy, s.Slow, s.Errors, s.Recovery} {
+		t = addSat(t, d)
 	}
-	old := s.Total()
+	return t
+}
+
+// addSat returns a+b, saturated at the bounds of time.Duration.
+func addSat(a, b time.Duration) time.Duration {
+	switch {
+	case b > 0 && a > math.MaxInt64-b:
+		return math.MaxInt64
+	case b < 0 && a < math.MinInt64-b:
+		return math.MinInt64
+	}
+	return a + b
+}
+
+// Scale changes the phases so that a run lasts total, more than 0 and at
+// most 1h, keeping their proportions.
+func (s *Scenario) Scale(total time.Duration) error {
+	if total <= 0 || total > maxRun {
+		return fmt.Errorf("duration %v out of range: want more than 0, at most %gh", total, maxRun.Hours())
+	}
+	phases := []struct {
+		name string
+		d    time.Duration
+	}{{"healthy", s.Healthy}, {"slow", s.Slow}, {"errors", s.Errors}, {"recovery", s.Recovery}}
+	var old float64 // in float64, so that long phases cannot overflow
+	for _, p := range phases {
+		if p.d < 0 {
+			return fmt.Errorf("scenario: %s %v out of range: want 0 or more", p.name, p.d)
+		}
+		old += float64(p.d)
+	}
 	if old <= 0 {
 		return errors.New("duration: the phases add up to 0")
 	}
-	f := float64(total) / float64(old)
+	f := float64(total) / old
 	s.Healthy = time.Duration(float64(s.Healthy) * f)
 	s.Slow = time.Duration(float64(s.Slow) * f)
 	s.Errors = time.Duration(float64(s.Errors) * f)
@@ -311,8 +346,13 @@ func (s *Scenario) Scale(total time.Duration) error {
 }
 
 // Validate reports the first field of s out of range, naming it and the
-// allowed range.
+// allowed range. A scenario it accepts is one every run can build: it
+// builds (and then drops) the configuration of every policy of the
+// protected run, of every protection whether it is on or off, and of the
+// payments server's faults, and names the scenario's field in their errors.
 func (s Scenario) Validate() error {
+	maxRunText := fmt.Sprintf("%gh", maxRun.Hours())
+	maxLimit := fmt.Sprintf("1 to %d", bulkhead.MaxLimit)
 	type check struct {
 		bad  bool
 		name string
@@ -321,12 +361,14 @@ func (s Scenario) Validate() error {
 	}
 	p := s.Protection
 	checks := []check{
-		{s.Healthy < 200*time.Millisecond, "healthy", s.Healthy, "200ms or more (the baseline needs requests)"},
-		{s.Slow < 0, "slow", s.Slow, "0 or more"},
-		{s.Errors < 0, "errors", s.Errors, "0 or more"},
+		// Each phase is bounded first, so that the sums below cannot
+		// overflow.
+		{s.Healthy < 200*time.Millisecond || s.Healthy > maxRun, "healthy", s.Healthy, "200ms (the baseline needs requests) to " + maxRunText},
+		{s.Slow < 0 || s.Slow > maxRun, "slow", s.Slow, "0 to " + maxRunText},
+		{s.Errors < 0 || s.Errors > maxRun, "errors", s.Errors, "0 to " + maxRunText},
+		{s.Recovery < 0 || s.Recovery > maxRun, "recovery", s.Recovery, "0 to " + maxRunText},
 		{s.Slow+s.Errors <= 0, "slow+errors", s.Slow + s.Errors, "more than 0 (there must be an outage)"},
-		{s.Recovery < 0, "recovery", s.Recovery, "0 or more"},
-		{s.Total() > time.Hour, "duration", s.Total(), "at most 1h per run"},
+		{s.Total() > maxRun, "duration", s.Total(), "at most " + maxRunText + " per run, the four phases together"},
 		{!(s.Rate >= 1 && s.Rate <= 2000), "rate", s.Rate, "1 to 2000 requests per second"},
 		{!(s.UsersShare >= 0 && s.UsersShare <= 1), "usersShare", s.UsersShare, "0 to 1"},
 		{s.ClientTimeout <= 0, "clientTimeout", s.ClientTimeout, "more than 0"},
@@ -351,15 +393,16 @@ func (s Scenario) Validate() error {
 		{p.DependencyDeadline <= 0, "protection.dependencyDeadline", p.DependencyDeadline, "more than 0"},
 		{p.DependencyAttemptTimeout <= 0, "protection.dependencyAttemptTimeout", p.DependencyAttemptTimeout, "more than 0"},
 		{p.ServerDeadline <= 0, "protection.serverDeadline", p.ServerDeadline, "more than 0"},
-		{p.OrdersBulkhead < 1, "protection.ordersBulkhead", p.OrdersBulkhead, "1 or more"},
-		{p.DependencyBulkhead < 1, "protection.dependencyBulkhead", p.DependencyBulkhead, "1 or more"},
+		{p.OrdersBulkhead < 1 || p.OrdersBulkhead > bulkhead.MaxLimit, "protection.ordersBulkhead", p.OrdersBulkhead, maxLimit},
+		{p.DependencyBulkhead < 1 || p.DependencyBulkhead > bulkhead.MaxLimit, "protection.dependencyBulkhead", p.DependencyBulkhead, maxLimit},
 		{!(p.BreakerFailureRate > 0 && p.BreakerFailureRate <= 1), "protection.breakerFailureRate", p.BreakerFailureRate, "more than 0, at most 1"},
-		{p.BreakerMinCalls < 1, "protection.breakerMinCalls", p.BreakerMinCalls, "1 or more"},
-		{p.BreakerConsecutive < 0, "protection.breakerConsecutive", p.BreakerConsecutive, "0 (off) or more"},
-		{p.BreakerWindow < 100*time.Millisecond, "protection.breakerWindow", p.BreakerWindow, "100ms or more"},
+		{p.BreakerMinCalls < 1 || int64(p.BreakerMinCalls) > math.MaxUint32, "protection.breakerMinCalls", p.BreakerMinCalls, fmt.Sprintf("1 to %d", uint32(math.MaxUint32))},
+		{p.BreakerConsecutive < 0 || int64(p.BreakerConsecutive) > math.MaxUint32, "protection.breakerConsecutive", p.BreakerConsecutive, fmt.Sprintf("0 (off) to %d", uint32(math.MaxUint32))},
+		{p.BreakerWindow < 100*time.Millisecond || p.BreakerWindow%breakerBuckets != 0, "protection.breakerWindow", p.BreakerWindow,
+			fmt.Sprintf("100ms or more, a whole multiple of %dns (the breaker's %d buckets)", breakerBuckets, breakerBuckets)},
 		{p.BreakerOpen <= 0, "protection.breakerOpen", p.BreakerOpen, "more than 0"},
 		{p.RetryAttempts < 1, "protection.retryAttempts", p.RetryAttempts, "1 or more"},
-		{!(p.RetryBudget > 0), "protection.retryBudget", p.RetryBudget, "more than 0"},
+		{!(p.RetryBudget > 0 && !math.IsInf(p.RetryBudget, 1)), "protection.retryBudget", p.RetryBudget, "a finite number more than 0"},
 		{p.StaleTTL < 0, "protection.staleTTL", p.StaleTTL, "0 or more"},
 		{p.ShedWait < 0, "protection.shedWait", p.ShedWait, "0 or more"},
 	}
@@ -368,24 +411,92 @@ func (s Scenario) Validate() error {
 			return fmt.Errorf("scenario: %s %v out of range: want %s", c.name, c.val, c.want)
 		}
 	}
-	return nil
+	// The table above says the ranges in the scenario's terms; building
+	// every configuration the runs build makes sure that nothing it lets
+	// through is rejected later, when a run starts.
+	return s.checkConfigs()
 }
 
 // LoadScenario reads a YAML scenario over base: the fields the file names
-// replace base's, the others keep their values. Unknown fields are an
-// error, so that a typo does not pass unnoticed.
+// replace base's, the others keep their values; an empty file is base.
+// Unknown fields are an error, so that a typo does not pass unnoticed, and
+// so are a field without a value ("rate:" or "rate: ~", which would
+// otherwise keep base's value unsaid) and a second YAML document (after a
+// "---" line), whose fields would otherwise be ignored.
 func LoadScenario(r io.Reader, base Scenario) (Scenario, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return base, err
 	}
-	s := base
+	// First as a tree: the syntax, the number of documents, the nulls.
 	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return base, nil
+		}
+		return base, fmt.Errorf("scenario: %w", err)
+	}
+	var next yaml.Node
+	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return base, fmt.Errorf("scenario: %w", err)
+		}
+		return base, errors.New(`scenario: more than one YAML document (a "---" line starts another): put every field in one document`)
+	}
+	// Then into the scenario, which reports unknown fields and wrong types.
+	s := base
+	dec = yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&s); err != nil && !errors.Is(err, io.EOF) {
 		return base, fmt.Errorf("scenario: %w", err)
 	}
+	if err := checkNoNulls(&doc, ""); err != nil {
+		return base, err
+	}
 	return s, nil
+}
+
+// checkNoNulls returns an error naming the first field of the YAML tree n
+// (at path, "" for the top) whose value is null.
+func checkNoNulls(n *yaml.Node, path string) error {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if isNull(c) {
+				continue // a document of only "~" is an empty one
+			}
+			if err := checkNoNulls(c, path); err != nil {
+				return err
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			name := k.Value
+			if path != "" {
+				name = path + "." + k.Value
+			}
+			if isNull(v) {
+				return fmt.Errorf("scenario: line %d: %s has no value: give it one, or leave the field out to keep its default", k.Line, name)
+			}
+			if err := checkNoNulls(v, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isNull reports whether n is a null scalar: "~", "null" or nothing.
+func isNull(n *yaml.Node) bool {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
 // YAML returns s as a YAML document that LoadScenario reads back.

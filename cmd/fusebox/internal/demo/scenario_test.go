@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -42,6 +43,18 @@ func TestValidate(t *testing.T) {
 		{"clientTimeout", func(s *Scenario) { s.ClientTimeout = -time.Second }},
 		{"protection.breakerFailureRate", func(s *Scenario) { s.Protection.BreakerFailureRate = 2 }},
 		{"protection.retryAttempts", func(s *Scenario) { s.Protection.RetryAttempts = 0 }},
+		// Phases long enough to wrap Total around to a negative duration.
+		{"healthy", func(s *Scenario) { s.Healthy, s.Slow = 2000000*time.Hour, 2000000*time.Hour }},
+		{"slow", func(s *Scenario) { s.Slow, s.Errors, s.Recovery = math.MaxInt64, math.MaxInt64, math.MaxInt64 }},
+		{"recovery", func(s *Scenario) { s.Recovery = 2 * time.Hour }},
+		{"duration", func(s *Scenario) { s.Healthy, s.Slow, s.Errors, s.Recovery = 50*time.Minute, 50*time.Minute, 0, 0 }},
+		// Values the protected run's policies reject.
+		{"protection.retryBudget", func(s *Scenario) { s.Protection.RetryBudget = math.Inf(1) }},
+		{"protection.breakerWindow", func(s *Scenario) { s.Protection.BreakerWindow = 100*time.Millisecond + 1 }},
+		{"protection.ordersBulkhead", func(s *Scenario) { s.Protection.OrdersBulkhead = 3000000000 }},
+		{"protection.dependencyBulkhead", func(s *Scenario) { s.Protection.DependencyBulkhead = 3000000000 }},
+		{"protection.breakerMinCalls", func(s *Scenario) { s.Protection.BreakerMinCalls = 5000000000 }},
+		{"protection.breakerConsecutive", func(s *Scenario) { s.Protection.BreakerConsecutive = 5000000000 }},
 	}
 	for _, tt := range tests {
 		sc := DefaultScenario()
@@ -50,6 +63,62 @@ func TestValidate(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.field+" ") || !strings.Contains(err.Error(), "want") {
 			t.Errorf("%s: Validate() = %v, want an error naming the field and the range", tt.field, err)
 		}
+	}
+}
+
+// TestCheckConfigs builds the runs' configurations from scenarios the
+// policies reject, without Validate's own table of ranges: the error names
+// the scenario's field, whatever the policies' limits become, and carries
+// the policy's own reason. Protections that are off are checked too.
+func TestCheckConfigs(t *testing.T) {
+	if err := DefaultScenario().checkConfigs(); err != nil {
+		t.Fatalf("default scenario: %v", err)
+	}
+	tests := []struct {
+		field, reason string
+		change        func(*Scenario)
+	}{
+		{"protection.retryBudget", "retry: Ratio", func(s *Scenario) { s.Protection.RetryBudget = math.Inf(1) }},
+		{"protection.breakerWindow", "breaker: WindowDuration", func(s *Scenario) { s.Protection.BreakerWindow = 100*time.Millisecond + 1 }},
+		{"protection.ordersBulkhead", "bulkhead: MaxConcurrent", func(s *Scenario) { s.Protection.OrdersBulkhead = 3000000000 }},
+		{"protection.dependencyBulkhead", "bulkhead: MaxConcurrent", func(s *Scenario) { s.Protection.DependencyBulkhead = 3000000000 }},
+		{"protection.breakerMinCalls", "breaker: MinimumCalls", func(s *Scenario) { s.Protection.BreakerMinCalls = 5000000000 }},
+		{"protection.breakerConsecutive", "breaker: ConsecutiveFailures", func(s *Scenario) { s.Protection.BreakerConsecutive = 5000000000 }},
+		{"protection.breakerFailureRate", "breaker: FailureRate", func(s *Scenario) { s.Protection.BreakerFailureRate = 2 }},
+		{"protection.breakerOpen", "breaker: OpenDuration", func(s *Scenario) { s.Protection.BreakerOpen = -time.Second }},
+		{"protection.retryAttempts", "retry: MaxAttempts", func(s *Scenario) { s.Protection.RetryAttempts = -1 }},
+		{"protection.ordersDeadline", "timeout: Timeout", func(s *Scenario) { s.Protection.OrdersDeadline = -1 }},
+		{"protection.dependencyAttemptTimeout", "timeout: Timeout", func(s *Scenario) { s.Protection.DependencyAttemptTimeout = -1 }},
+		{"protection.serverDeadline", "DeadlineConfig.Max", func(s *Scenario) { s.Protection.ServerDeadline = -1 }},
+		{"protection.staleTTL", "fallback: StaleTTL", func(s *Scenario) { s.Protection.StaleTTL = -1 }},
+		{"protection.shedWait", "bulkhead: MaxWait", func(s *Scenario) { s.Protection.ShedWait = -1 }},
+		{"gatewayWorkers", "bulkhead: MaxConcurrent", func(s *Scenario) { s.GatewayWorkers = -1 }},
+		{"ordersQueue", "bulkhead: MaxQueue", func(s *Scenario) { s.OrdersQueue = -1 }},
+		{"slowLatency", "chaos: Latency.Duration", func(s *Scenario) { s.SlowLatency = -1 }},
+		{"errorStatus", "chaos: Status.Code", func(s *Scenario) { s.ErrorStatus = 99 }},
+	}
+	for _, tt := range tests {
+		sc := DefaultScenario()
+		tt.change(&sc)
+		if err := sc.Protection.SetEnabled("none"); err != nil {
+			t.Fatal(err)
+		}
+		err := sc.checkConfigs()
+		if err == nil || !strings.HasPrefix(err.Error(), "scenario: "+tt.field+" ") || !strings.Contains(err.Error(), tt.reason) {
+			t.Errorf("%s: checkConfigs() = %v, want an error naming the field, then %q", tt.field, err, tt.reason)
+		}
+	}
+}
+
+func TestTotalSaturates(t *testing.T) {
+	sc := DefaultScenario()
+	sc.Healthy, sc.Slow = 2000000*time.Hour, 2000000*time.Hour
+	if got := sc.Total(); got != math.MaxInt64 {
+		t.Errorf("Total() = %v, want the largest duration", got)
+	}
+	sc.Healthy, sc.Slow, sc.Errors, sc.Recovery = math.MinInt64, -time.Hour, 0, 0
+	if got := sc.Total(); got != math.MinInt64 {
+		t.Errorf("Total() = %v, want the smallest duration", got)
 	}
 }
 
@@ -97,8 +166,19 @@ func TestScale(t *testing.T) {
 	if sc.Healthy != 2*time.Second || sc.Slow != 3200*time.Millisecond {
 		t.Errorf("phases %v %v: proportions not kept", sc.Healthy, sc.Slow)
 	}
-	if err := sc.Scale(0); err == nil {
-		t.Error("Scale(0) succeeded")
+	for _, d := range []time.Duration{0, -time.Second, time.Hour + 1, 2000000 * time.Hour} {
+		if err := sc.Scale(d); err == nil || !strings.Contains(err.Error(), "duration") || !strings.Contains(err.Error(), "want more than 0, at most 1h") {
+			t.Errorf("Scale(%v) = %v, want an out of range error", d, err)
+		}
+	}
+	// Phases whose sum overflows keep their proportions.
+	sc.Healthy, sc.Slow, sc.Errors, sc.Recovery = 2000000*time.Hour, 2000000*time.Hour, 0, 0
+	if err := sc.Scale(10 * time.Second); err != nil || sc.Healthy != 5*time.Second || sc.Total() != 10*time.Second {
+		t.Errorf("Scale(10s) of two 2000000h phases: %v, healthy %v, total %v", err, sc.Healthy, sc.Total())
+	}
+	sc.Slow = -time.Second
+	if err := sc.Scale(10 * time.Second); err == nil || !strings.Contains(err.Error(), "slow -1s out of range") {
+		t.Errorf("Scale with a negative phase: %v", err)
 	}
 }
 
@@ -140,6 +220,50 @@ func TestScenarioYAML(t *testing.T) {
 	for _, bad := range []string{"rats: 3\n", "rate: fast\n", "slow: 3 parsecs\n"} {
 		if _, err := LoadScenario(strings.NewReader(bad), DefaultScenario()); err == nil {
 			t.Errorf("LoadScenario(%q) succeeded", bad)
+		}
+	}
+
+	// A file of only comments, or only "~", is empty too.
+	for _, empty := range []string{"# nothing\n", "~\n", "---\n"} {
+		if e, err := LoadScenario(strings.NewReader(empty), sc); err != nil || e != sc {
+			t.Errorf("LoadScenario(%q): %v, want the base", empty, err)
+		}
+	}
+}
+
+// TestLoadScenarioMultiDocument: the fields of a second YAML document would
+// be ignored, a typo among them unnoticed.
+func TestLoadScenarioMultiDocument(t *testing.T) {
+	for _, in := range []string{"rate: 50\n---\nrats: 3\n", "rate: 50\n---\nrate: 60\n", "---\nrate: 50\n---\n"} {
+		s, err := LoadScenario(strings.NewReader(in), DefaultScenario())
+		if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
+			t.Errorf("LoadScenario(%q) = %v, want an error saying there is more than one document", in, err)
+		}
+		if s != DefaultScenario() {
+			t.Errorf("LoadScenario(%q) failed but changed the scenario", in)
+		}
+	}
+	// One document with its start marker is fine.
+	if s, err := LoadScenario(strings.NewReader("---\nrate: 50\n"), DefaultScenario()); err != nil || s.Rate != 50 {
+		t.Errorf("one document after ---: rate %v, %v", s.Rate, err)
+	}
+}
+
+// TestLoadScenarioNull: a field without a value would silently keep its
+// default.
+func TestLoadScenarioNull(t *testing.T) {
+	tests := []struct{ in, field string }{
+		{"rate: ~\n", "rate"},
+		{"rate:\n", "rate"},
+		{"slow: null\n", "slow"},
+		{"healthy: 3s\nprotection:\n  breakerWindow:\n", "protection.breakerWindow"},
+		{"protection:\n  retry: ~\n", "protection.retry"},
+		{"protection:\n", "protection"},
+	}
+	for _, tt := range tests {
+		_, err := LoadScenario(strings.NewReader(tt.in), DefaultScenario())
+		if err == nil || !strings.Contains(err.Error(), " "+tt.field+" has no value") {
+			t.Errorf("LoadScenario(%q) = %v, want an error naming %s", tt.in, err, tt.field)
 		}
 	}
 }

@@ -299,32 +299,21 @@ func startTopology(sc Scenario, prot Protection, rec *recorder, latency func(Hop
 		return t, err
 	}
 
-	p := prot
-	if t.paymentsDep, err = t.newDependency("payments", t.payments.URL(), OrdersPayments, sc.OrdersWorkers, p.DependencyDeadline, p.DependencyAttemptTimeout, p.DependencyBulkhead); err != nil {
+	if t.paymentsDep, err = t.newDependency("payments", t.payments.URL(), OrdersPayments, sc.OrdersWorkers); err != nil {
 		return t, err
 	}
-	if t.inventoryDep, err = t.newDependency("inventory", t.inventory.url, OrdersInventory, sc.OrdersWorkers, p.DependencyDeadline, p.DependencyAttemptTimeout, p.DependencyBulkhead); err != nil {
+	if t.inventoryDep, err = t.newDependency("inventory", t.inventory.url, OrdersInventory, sc.OrdersWorkers); err != nil {
 		return t, err
 	}
-	if t.catalogDep, err = t.newDependency("catalog", t.catalog.url, OrdersCatalog, sc.OrdersWorkers, p.DependencyDeadline, p.DependencyAttemptTimeout, p.DependencyBulkhead); err != nil {
+	if t.catalogDep, err = t.newDependency("catalog", t.catalog.url, OrdersCatalog, sc.OrdersWorkers); err != nil {
 		return t, err
 	}
-	if p.Fallback {
-		// The cache only remembers: its values are fresh for a nanosecond,
-		// so every read goes to payments while payments works, and a
-		// remembered status is served (degraded) only when it fails.
-		t.payCache, err = fallback.NewCache[string, []byte](fallback.CacheConfig{
-			MaxEntries: max(fallback.DefaultMaxEntries, sc.OrderIDs),
-			TTL:        time.Nanosecond,
-			StaleTTL:   p.StaleTTL,
-		})
+	if prot.Fallback {
+		t.payCache, err = fallback.NewCache[string, []byte](sc.cacheConfig())
 		if err != nil {
 			return t, err
 		}
-		fb, err := fallback.New(fallback.Config{
-			Name: "payment status",
-			Func: fallback.Static(reply{body: []byte(`{"status":"unknown"}`), degraded: "payments"}),
-		})
+		fb, err := fallback.New(paymentFallbackConfig())
 		if err != nil {
 			return t, err
 		}
@@ -340,7 +329,7 @@ func startTopology(sc Scenario, prot Protection, rec *recorder, latency func(Hop
 		return t, err
 	}
 
-	if t.ordersDep, err = t.newDependency("orders", t.orders.url, GatewayOrders, sc.GatewayWorkers, p.OrdersDeadline, p.OrdersAttemptTimeout, p.OrdersBulkhead); err != nil {
+	if t.ordersDep, err = t.newDependency("orders", t.orders.url, GatewayOrders, sc.GatewayWorkers); err != nil {
 		return t, err
 	}
 	gatewayMW, err := t.serverMiddleware("gateway", sc.GatewayWorkers, sc.GatewayQueue, &t.gatewayShed)
@@ -368,7 +357,7 @@ func (t *topology) serverMiddleware(name string, workers, queue int, shed **bulk
 	}
 	chain = append(chain, rec)
 	if p.Shedding {
-		bh, err := bulkhead.New(bulkhead.Config{Name: name, MaxConcurrent: workers, MaxQueue: queue, MaxWait: p.ShedWait})
+		bh, err := bulkhead.New(p.shedderConfig(name, workers, queue))
 		if err != nil {
 			return nil, err
 		}
@@ -382,7 +371,7 @@ func (t *topology) serverMiddleware(name string, workers, queue int, shed **bulk
 		chain = append(chain, workerPool(workers, queue))
 	}
 	if p.Deadline {
-		dl, err := fuseboxhttp.Deadline(fuseboxhttp.DeadlineConfig{Max: p.ServerDeadline})
+		dl, err := fuseboxhttp.Deadline(p.serverDeadlineConfig())
 		if err != nil {
 			return nil, err
 		}
@@ -394,8 +383,9 @@ func (t *topology) serverMiddleware(name string, workers, queue int, shed **bulk
 // newDependency makes a caller's client of a service: a plain client with
 // ServiceTimeout, or the protected run's pipeline around a client whose
 // calls it bounds.
-func (t *topology) newDependency(name, url string, hop Hop, conns int, deadline, attempt time.Duration, bulk int) (*dependency, error) {
+func (t *topology) newDependency(name, url string, hop Hop, conns int) (*dependency, error) {
 	p := t.prot
+	lim := p.limits(hop)
 	tr := &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 		MaxConnsPerHost:     conns, // a connection pool as large as the caller's worker pool
@@ -409,31 +399,21 @@ func (t *topology) newDependency(name, url string, hop Hop, conns int, deadline,
 	}
 	var policies []fusebox.Policy
 	if p.Deadline {
-		to, err := timeout.New(timeout.Config{Name: name + " deadline", Timeout: deadline})
+		to, err := timeout.New(timeoutConfig(name+" deadline", lim.deadline))
 		if err != nil {
 			return nil, err
 		}
 		policies = append(policies, to)
 	}
 	if p.Bulkhead {
-		bh, err := bulkhead.New(bulkhead.Config{Name: name, MaxConcurrent: bulk})
+		bh, err := bulkhead.New(bulkheadConfig(name, lim.bulkhead))
 		if err != nil {
 			return nil, err
 		}
 		policies = append(policies, bh)
 	}
 	if p.Breaker {
-		br, err := breaker.New(breaker.Config{
-			Name:                hop.String(),
-			FailureRate:         p.BreakerFailureRate,
-			ConsecutiveFailures: p.BreakerConsecutive,
-			MinimumCalls:        p.BreakerMinCalls,
-			WindowDuration:      p.BreakerWindow,
-			WindowBuckets:       10,
-			OpenDuration:        p.BreakerOpen,
-			HalfOpenProbes:      3,
-			AutoHalfOpen:        true,
-		})
+		br, err := breaker.New(p.breakerConfig(hop))
 		if err != nil {
 			return nil, fmt.Errorf("breaker %s: %w", hop, err)
 		}
@@ -444,24 +424,18 @@ func (t *topology) newDependency(name, url string, hop Hop, conns int, deadline,
 		policies = append(policies, br)
 	}
 	if p.Retry {
-		budget, err := retry.NewBudget(retry.BudgetConfig{Ratio: p.RetryBudget, MinRetriesPerSecond: 1})
+		budget, err := retry.NewBudget(p.budgetConfig())
 		if err != nil {
 			return nil, err
 		}
-		rp, err := retry.New(retry.Config{
-			Name:            name,
-			MaxAttempts:     p.RetryAttempts,
-			InitialInterval: 20 * time.Millisecond,
-			MaxInterval:     200 * time.Millisecond,
-			Budget:          budget,
-		})
+		rp, err := retry.New(p.retryConfig(name, budget))
 		if err != nil {
 			return nil, err
 		}
 		policies = append(policies, rp)
 	}
 	if p.Deadline {
-		to, err := timeout.New(timeout.Config{Name: name + " attempt", Timeout: attempt})
+		to, err := timeout.New(timeoutConfig(name+" attempt", lim.attempt))
 		if err != nil {
 			return nil, err
 		}
@@ -527,15 +501,11 @@ func (t *topology) stop() {
 
 // setPhase makes payments behave as the phase says.
 func (t *topology) setPhase(ph Phase) error {
-	switch ph {
-	case PhaseHealthy, PhaseRecovery:
-		return t.payments.Set(chaos.Fault{})
-	case PhaseSlow:
-		return t.payments.Set(chaos.Fault{Latency: chaos.LatencyFault{Probability: 1, Duration: t.sc.SlowLatency}})
-	case PhaseErrors:
-		return t.payments.Set(chaos.Fault{Status: chaos.StatusFault{Probability: 1, Code: t.sc.ErrorStatus}})
+	f, err := t.sc.phaseFault(ph)
+	if err != nil {
+		return err
 	}
-	return fmt.Errorf("unknown phase %d", ph)
+	return t.payments.Set(f)
 }
 
 // The gateway.
