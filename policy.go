@@ -195,12 +195,12 @@ type Result[T any] struct {
 	val   T
 	won   bool // an attempt succeeded: attempts no longer change val
 	fixed bool // a fallback set val: nothing changes it any more
-	// err is the error of the attempt whose value val holds, while no
-	// attempt has won; failed keeps every failed attempt's value and
-	// error, in order, once there are two (a single attempt, the common
-	// case, allocates nothing).
-	err    error
-	failed []attemptResult[T]
+	// The failed attempts' values and errors, in order of recording, for
+	// ValueFor: the first one here, the others in more (a call with at
+	// most one failed attempt, the common case, allocates nothing).
+	failed    attemptResult[T]
+	more      []attemptResult[T]
+	nFailures int
 }
 
 // attemptResult is a failed attempt's value and error.
@@ -212,17 +212,22 @@ type attemptResult[T any] struct {
 // Record takes an attempt's value v and error err.
 func (r *Result[T]) Record(v T, err error) {
 	r.mu.Lock()
-	if !r.won && !r.fixed {
-		if err != nil && r.err != nil {
-			if r.failed == nil {
-				r.failed = append(make([]attemptResult[T], 0, 2), attemptResult[T]{r.val, r.err})
-			}
-			r.failed = append(r.failed, attemptResult[T]{v, err})
+	defer r.mu.Unlock()
+	if r.fixed {
+		return
+	}
+	if err != nil {
+		if r.nFailures == 0 {
+			r.failed = attemptResult[T]{v, err}
+		} else {
+			r.more = append(r.more, attemptResult[T]{v, err})
 		}
-		r.val, r.err = v, err
+		r.nFailures++
+	}
+	if !r.won {
+		r.val = v
 		r.won = err == nil
 	}
-	r.mu.Unlock()
 }
 
 // Set makes v, a fallback's value, the result: what a Call's SetResult
@@ -261,13 +266,16 @@ func (r *Result[T]) Value() T {
 func (r *Result[T]) ValueFor(err error) T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.fixed || r.won || err == nil || r.failed == nil {
+	if r.fixed || err == nil || r.nFailures == 0 {
 		return r.val
 	}
-	for i := len(r.failed) - 1; i >= 0; i-- {
-		if a := r.failed[i]; errors.Is(err, a.err) {
+	for i := len(r.more) - 1; i >= 0; i-- {
+		if a := r.more[i]; errors.Is(err, a.err) {
 			return a.v
 		}
+	}
+	if errors.Is(err, r.failed.err) {
+		return r.failed.v
 	}
 	return r.val
 }

@@ -562,6 +562,12 @@ func (b *prefixedBody) Close() error { return b.rc.Close() }
 // bytes, so that its connection can be reused, and closes it.
 // The bytes already read ahead are in memory and need no draining.
 func drainAndClose(resp *http.Response) {
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// The body is the upgraded connection: reading it would wait for
+		// the peer. Closing it is all there is to release.
+		resp.Body.Close()
+		return
+	}
 	body := resp.Body
 	if pb, ok := body.(*prefixedBody); ok {
 		if pb.err != nil {

@@ -193,9 +193,12 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		}
 	}()
 	err := next.Run(&r.first)
+	// The Classifier is user code too: a panic in it aborts the race
+	// like a panic in the attempt.
+	success := r.succeeded(err)
 	finished = true
 
-	r.finish(0, start, err)
+	r.finish(0, start, err, success)
 	r.mu.Lock()
 	idle := r.idle
 	running := r.running
@@ -381,7 +384,7 @@ func (r *race) hedge(n int, a *attempt) {
 	if r.p.tracker != nil {
 		start = r.p.clock.Nanotime()
 	}
-	pe, err := r.protected(a)
+	pe, err, success := r.protected(a)
 	if pe != nil {
 		r.mu.Lock()
 		if r.pe == nil {
@@ -390,30 +393,35 @@ func (r *race) hedge(n int, a *attempt) {
 		r.stopped = true
 		r.mu.Unlock()
 		r.cancelOthers(-1, errPanicked)
-		err = pe
+		err, success = pe, false
 	}
-	r.finish(n, start, err)
+	r.finish(n, start, err, success)
 }
 
-func (r *race) protected(a *attempt) (pe *PanicError, err error) {
+// protected runs a hedge's attempt and judges its error, recovering a
+// panic in either.
+func (r *race) protected(a *attempt) (pe *PanicError, err error, success bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			pe = &PanicError{Value: v, Stack: debug.Stack()}
 		}
 	}()
-	return nil, r.next.Run(a)
+	err = r.next.Run(a)
+	return nil, err, r.succeeded(err)
 }
 
-// finish records that attempt n, started at start, returned err. The
-// bookkeeping is done before the attempt leaves the race, so that it is
-// complete when Run returns.
-func (r *race) finish(n int, start int64, err error) {
-	var success bool
+// succeeded reports whether an attempt that returned err wins the race.
+func (r *race) succeeded(err error) bool {
 	if err == nil && r.p.classifier == nil {
-		success = true
-	} else {
-		success = fusebox.Classify(r.parent, err, r.p.classifier) == fusebox.Success
+		return true
 	}
+	return fusebox.Classify(r.parent, err, r.p.classifier) == fusebox.Success
+}
+
+// finish records that attempt n, started at start, returned err, judged a
+// win when success. The bookkeeping is done before the attempt leaves the
+// race, so that it is complete when Run returns.
+func (r *race) finish(n int, start int64, err error, success bool) {
 	var end int64
 	if r.p.tracker != nil {
 		end = r.p.clock.Nanotime()

@@ -1,0 +1,124 @@
+package hedge_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/hedge"
+)
+
+// The first attempt wins with an error its Classifier calls a Success; the
+// losing hedge, canceled, still returns a nil error afterwards. Run returns
+// the winner's error, so Do must return the winner's value with it, not
+// the loser's later success.
+func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
+	errNotFound := errors.New("not found")
+	fake := clock.NewFake(time.Time{})
+	h, err := hedge.New(hedge.Config{
+		Delay: 10 * time.Millisecond,
+		Clock: fake,
+		Classifier: func(err error) fusebox.Outcome {
+			if err == nil || errors.Is(err, errNotFound) {
+				return fusebox.Success
+			}
+			return fusebox.Failure
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := fusebox.New(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n atomic.Int32
+	firstStarted := make(chan struct{})
+	hedgeStarted := make(chan struct{})
+	type res struct {
+		v   int
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 {
+				close(firstStarted)
+				<-hedgeStarted
+				return 1, errNotFound // wins the race
+			}
+			close(hedgeStarted)
+			<-ctx.Done()  // canceled as the loser ...
+			return 2, nil // ... but its answer was already there
+		})
+		done <- res{v, err}
+	}()
+	<-firstStarted
+	fake.BlockUntil(1)
+	fake.Advance(10 * time.Millisecond)
+	r := <-done
+	if !errors.Is(r.err, errNotFound) {
+		t.Fatalf("Do error = %v, want the winner's %v", r.err, errNotFound)
+	}
+	if r.v != 1 {
+		t.Errorf("Do = (%d, %v): the value is the losing hedge's (2, nil), the error the winner's; want (1, %v)", r.v, r.err, errNotFound)
+	}
+}
+
+// A Classifier that panics while judging the first attempt (user code,
+// like the function) ends the race as a panicking attempt does: the
+// attempt's context, derived from the caller's, is canceled (no
+// registration left in a long-lived parent), and the hedge timer is
+// stopped, so no hedge of a call that has returned is ever launched.
+func TestClassifierPanicEndsTheRace(t *testing.T) {
+	errBoom := errors.New("boom")
+	fake := clock.NewFake(time.Time{})
+	var hedges atomic.Int32
+	var panicked atomic.Bool
+	h, err := hedge.New(hedge.Config{
+		Delay:   10 * time.Millisecond,
+		Clock:   fake,
+		OnHedge: func(int) { hedges.Add(1) },
+		Classifier: func(err error) fusebox.Outcome {
+			if errors.Is(err, errBoom) && panicked.CompareAndSwap(false, true) {
+				panic("classifier blew up") // once: a late hedge must not crash the test binary
+			}
+			return fusebox.DefaultClassifier(err)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var attemptCtx context.Context
+	func() {
+		defer func() {
+			if r := recover(); r != "classifier blew up" {
+				t.Fatalf("recovered %v, want the classifier's panic", r)
+			}
+		}()
+		_ = h.Execute(parent, func(ctx context.Context) error {
+			attemptCtx = ctx
+			return errBoom
+		})
+	}()
+	var problems []string
+	if attemptCtx.Err() == nil {
+		problems = append(problems, "the first attempt's context is still alive (registered in the caller's context) after Run panicked out")
+	}
+	if n := fake.Timers(); n != 0 {
+		problems = append(problems, "the hedge timer is still armed after Run panicked out")
+	}
+	fake.Advance(10 * time.Millisecond) // OnHedge runs inside Advance
+	if hedges.Load() != 0 {
+		problems = append(problems, "a hedge started after Run had returned")
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
