@@ -55,6 +55,11 @@ type Time struct {
 	// resets counts Resets: an accumulator filled before the latest Reset
 	// is out of the window whatever its epoch.
 	resets atomic.Uint64
+	// movesStarted and movesDone count the moves of counts from one place
+	// to another (an accumulator folding into its bucket, a bucket
+	// retiring into the totals), so that Totals can tell a read that no
+	// move overlapped: see Totals.
+	movesStarted, movesDone atomic.Uint64
 }
 
 // stripe is one P's accumulator of successes in one epoch. Only code pinned
@@ -161,10 +166,12 @@ func (w *Time) bucketFor(e int64) *bucket {
 			return b
 		}
 		if b.epoch.CompareAndSwap(be, resetting) {
+			w.movesStarted.Add(1)
 			atomic.AddUint64(&w.retired.Calls, b.calls.Swap(0))
 			atomic.AddUint64(&w.retired.Failures, b.failures.Swap(0))
 			atomic.AddUint64(&w.retired.Slow, b.slow.Swap(0))
 			atomic.AddUint64(&w.retired.Ignored, b.ignored.Swap(0))
+			w.movesDone.Add(1)
 			b.epoch.Store(e)
 			return b
 		}
@@ -228,11 +235,13 @@ func (w *Time) recordStriped(st []stripe, c uint64) {
 	// failure rate), never not at all (a higher one, which could trip a
 	// breaker on a rate that never happened). CountsAt reads the
 	// accumulators before the buckets for the same reason.
+	w.movesStarted.Add(1)
 	w.fold(percpu.LoadOwned(&s.calls), oldEpoch, oldGen, gen)
 	percpu.StoreOwned(&s.calls, 0)
 	percpu.StoreOwnedInt(&s.epoch, e)
 	percpu.StoreOwned(&s.gen, gen)
 	percpu.StoreOwned(&s.calls, 1)
+	w.movesDone.Add(1)
 	percpu.Unpin()
 }
 
@@ -348,11 +357,27 @@ func (w *Time) CountsAt(now int64) Counts {
 }
 
 // Totals returns the aggregate of every call ever recorded, in or out of
-// the window.
+// the window. Successive readings never decrease (they feed monotonic
+// counters such as Prometheus's): a reading that a move of counts (a fold,
+// a bucket retiring) overlapped could count the moved calls twice or not
+// at all, so such a reading is retried.
 func (w *Time) Totals() Counts {
-	// In the order counts move: accumulators fold into buckets, buckets
-	// retire into the totals. A move racing this read is counted twice
-	// for a moment, never lost.
+	for spins := 0; ; spins++ {
+		done := w.movesDone.Load()
+		c := w.totals()
+		if w.movesStarted.Load() == done {
+			return c
+		}
+		if spins >= 8 {
+			// A mover was descheduled mid-move: let it finish.
+			runtime.Gosched()
+		}
+	}
+}
+
+// totals adds up every count, in the order counts move: accumulators fold
+// into buckets, buckets retire into the totals.
+func (w *Time) totals() Counts {
 	var c Counts
 	if st := w.stripes.Load(); st != nil {
 		for i := range *st {
