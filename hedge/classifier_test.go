@@ -12,12 +12,14 @@ import (
 	"github.com/fusebox-go/fusebox/hedge"
 )
 
-// The first attempt wins with an error its Classifier calls a Success; the
-// losing hedge, canceled, still returns a nil error afterwards. Run returns
-// the winner's error, so Do must return the winner's value with it, not
-// the loser's later success.
-func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
-	errNotFound := errors.New("not found")
+// errNotFound is a definite answer: the Classifier of notFoundPipeline
+// calls it a success.
+var errNotFound = errors.New("not found")
+
+// notFoundPipeline is a pipeline of one hedge (delay 10ms on a fake clock)
+// whose Classifier calls errNotFound a success.
+func notFoundPipeline(t *testing.T) (*fusebox.Pipeline, *clock.Fake) {
+	t.Helper()
 	fake := clock.NewFake(time.Time{})
 	h, err := hedge.New(hedge.Config{
 		Delay: 10 * time.Millisecond,
@@ -36,6 +38,51 @@ func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pl, fake
+}
+
+// With a Classifier that calls an error a Success (a "not found" answer is
+// a good answer), the hedge ends the race on that attempt and cancels the
+// others. The canceled loser returns, and records its value, after the
+// winner: Do must still return the winner's value with the winner's error.
+func TestDoGetsWinnerValueWhenClassifierCallsErrorSuccess(t *testing.T) {
+	pl, fake := notFoundPipeline(t)
+	var n atomic.Int32
+	started := make(chan struct{})
+	type res struct {
+		v   int
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (int, error) {
+			if n.Add(1) == 1 { // the slow first attempt
+				close(started)
+				<-ctx.Done()
+				return -1, ctx.Err()
+			}
+			return 42, errNotFound // the hedge: a definite answer
+		})
+		done <- res{v, err}
+	}()
+	<-started
+	fake.BlockUntil(1)
+	fake.Advance(10 * time.Millisecond)
+	r := <-done
+	if !errors.Is(r.err, errNotFound) {
+		t.Fatalf("Do error = %v, want the winning hedge's %v", r.err, errNotFound)
+	}
+	if r.v != 42 {
+		t.Errorf("Do value = %d, want 42, the winning hedge's value", r.v)
+	}
+}
+
+// The first attempt wins with an error its Classifier calls a Success; the
+// losing hedge, canceled, still returns a nil error afterwards. Run returns
+// the winner's error, so Do must return the winner's value with it, not
+// the loser's later success.
+func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
+	pl, fake := notFoundPipeline(t)
 	var n atomic.Int32
 	firstStarted := make(chan struct{})
 	hedgeStarted := make(chan struct{})
