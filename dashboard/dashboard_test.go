@@ -343,13 +343,7 @@ func TestTimelineFromEvents(t *testing.T) {
 	d.Status() // learns that breaker "svc" is row "api"
 	b.Trip()
 	other.ForceOpen()
-	var tl []Change
-	testwait.Eventually(t, "two changes on the timeline", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		tl = append([]Change(nil), d.changes...)
-		return len(tl) == 2
-	})
+	tl := waitTimeline(t, d, 2)
 	if c := tl[0]; c.Policy != "api" || c.From != "closed" || c.To != "open" || c.Reason != "tripped by operator" || !c.At.Equal(clk.Now()) {
 		t.Errorf("first change = %+v", c)
 	}
@@ -379,13 +373,7 @@ func TestTimelineFromEventsAfterRemove(t *testing.T) {
 		t.Fatal("Remove(api) = false")
 	}
 	b.Trip() // no sample in between
-	var tl []Change
-	testwait.Eventually(t, "the change on the timeline", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		tl = append([]Change(nil), d.changes...)
-		return len(tl) == 1
-	})
+	tl := waitTimeline(t, d, 1)
 	if tl[0].Policy != "svc" {
 		t.Errorf("change of the removed breaker is on row %q, want its own name %q", tl[0].Policy, "svc")
 	}
@@ -412,13 +400,7 @@ func TestTimelineFromEventsSharedBreakerName(t *testing.T) {
 	d.Status()
 	first.Trip()
 	own.Trip()
-	var tl []Change
-	testwait.Eventually(t, "two changes on the timeline", func() bool {
-		d.mu.Lock()
-		defer d.mu.Unlock()
-		tl = append([]Change(nil), d.changes...)
-		return len(tl) == 2
-	})
+	tl := waitTimeline(t, d, 2)
 	if tl[0].Policy != "svc" || tl[1].Policy != "c" {
 		t.Errorf("changes on %q and %q, want %q (rows a and b share it) and %q", tl[0].Policy, tl[1].Policy, "svc", "c")
 	}
@@ -776,4 +758,17 @@ func TestFractionNeverExceedsOne(t *testing.T) {
 	if got := fraction(1, 4); got != 0.25 {
 		t.Fatalf("fraction(1, 4) = %v, want 0.25", got)
 	}
+}
+
+// waitTimeline waits until d's timeline holds n changes and returns them.
+func waitTimeline(t *testing.T, d *Dashboard, n int) []Change {
+	t.Helper()
+	var tl []Change
+	testwait.Eventually(t, fmt.Sprintf("%d changes on the timeline", n), func() bool {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		tl = append([]Change(nil), d.changes...)
+		return len(tl) == n
+	})
+	return tl
 }
