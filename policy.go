@@ -259,25 +259,59 @@ func (r *Result[T]) Value() T {
 // returned, so that a caller never gets one attempt's value with another
 // attempt's error: a fallback's value; for a nil err, the first
 // successful attempt's value; otherwise the value of the latest failed
-// attempt whose error err is or wraps (errors.Is). That is the attempt a
-// hedge picked when its Classifier calls an error a success, or the one it
-// reported when none won, even if other attempts recorded after it. With no
-// such attempt, ValueFor is Value.
+// attempt whose error is err itself (the same value, or the same slice or
+// map for an error type == cannot compare), or else of the latest whose
+// error err wraps (errors.Is). That is the attempt a hedge picked when its
+// Classifier calls an error a success, or the one it reported when none
+// won, even if other attempts recorded after it. With no such attempt,
+// ValueFor is Value. Two attempts that returned the very same error value
+// cannot be told apart: the later one's value is returned.
 func (r *Result[T]) ValueFor(err error) T {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fixed || err == nil || r.nFailures == 0 {
 		return r.val
 	}
-	for i := len(r.more) - 1; i >= 0; i-- {
-		if a := r.more[i]; errors.Is(err, a.err) {
-			return a.v
+	// Two passes, latest attempt first: the attempt whose error err is,
+	// then one whose error err wraps.
+	for _, exact := range [...]bool{true, false} {
+		matches := func(a error) bool {
+			if exact {
+				return sameError(err, a)
+			}
+			return errors.Is(err, a)
+		}
+		for i := len(r.more) - 1; i >= 0; i-- {
+			if matches(r.more[i].err) {
+				return r.more[i].v
+			}
+		}
+		if matches(r.failed.err) {
+			return r.failed.v
 		}
 	}
-	if errors.Is(err, r.failed.err) {
-		return r.failed.v
-	}
 	return r.val
+}
+
+// sameError reports whether a and b are the same error value: equal, for a
+// comparable type; the same slice, map or function, for one that == would
+// panic on.
+func sameError(a, b error) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb {
+		return false
+	}
+	if ta.Comparable() {
+		return a == b
+	}
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	switch va.Kind() {
+	case reflect.Slice:
+		return va.Len() == vb.Len() && va.Pointer() == vb.Pointer()
+	case reflect.Map, reflect.Func:
+		return va.Pointer() == vb.Pointer()
+	}
+	return false
 }
 
 // errNilFunc guards against a nil function: better a clear error than a nil

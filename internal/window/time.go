@@ -360,20 +360,28 @@ func (w *Time) CountsAt(now int64) Counts {
 // the window. Successive readings never decrease (they feed monotonic
 // counters such as Prometheus's): a reading that a move of counts (a fold,
 // a bucket retiring) overlapped could count the moved calls twice or not
-// at all, so such a reading is retried.
+// at all, so such a reading is retried. Moves come once per bucket width
+// per core, so a retry is rare; only buckets narrower than the clock's
+// resolution under constant traffic could keep every reading overlapped,
+// and after maxTotalsTries Totals returns the last reading as it is.
 func (w *Time) Totals() Counts {
-	for spins := 0; ; spins++ {
+	var c Counts
+	for try := 0; try < maxTotalsTries; try++ {
 		done := w.movesDone.Load()
-		c := w.totals()
+		c = w.totals()
 		if w.movesStarted.Load() == done {
 			return c
 		}
-		if spins >= 8 {
-			// A mover was descheduled mid-move: let it finish.
+		if try >= 8 {
+			// A mover may have been descheduled mid-move: let it finish.
 			runtime.Gosched()
 		}
 	}
+	return c
 }
+
+// maxTotalsTries bounds the readings Totals makes.
+const maxTotalsTries = 1000
 
 // totals adds up every count, in the order counts move: accumulators fold
 // into buckets, buckets retire into the totals.
