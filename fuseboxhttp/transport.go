@@ -265,20 +265,21 @@ func (c *call) SetResult(v any) error { return c.result.Set(v) }
 // attempt is one base.RoundTrip: what Run does.
 func (c *call) attempt(ctx context.Context) (*http.Response, error) {
 	n := c.attempts.Add(1)
-	// A failed response of an earlier attempt can no longer be the call's
-	// result once another attempt has started: release its connection.
-	c.releaseFailed()
-
 	req := c.req
-	body := req.Body
 	if n > 1 && !c.retryable {
 		// Not only retries run an attempt again: a hedge races a slow
-		// one. A request that may be sent only once is not sent again.
+		// one. A request that may be sent only once is not sent again,
+		// and an earlier attempt's answer stays the call's (see finish).
 		if hasBody(req) && req.GetBody == nil {
 			return nil, retry.Permanent(errBodyNotReplayable)
 		}
 		return nil, retry.Permanent(errNotIdempotent)
 	}
+	// A failed response of an earlier attempt can no longer be the call's
+	// result once another attempt is sent: release its connection.
+	c.releaseFailed()
+
+	body := req.Body
 	if n > 1 && hasBody(req) {
 		b, err := req.GetBody()
 		if err != nil {
@@ -391,6 +392,16 @@ func (c *call) finish(ctx context.Context, err error) (*http.Response, error) {
 	c.resps = nil
 	c.mu.Unlock()
 	v := c.result.ValueFor(err)
+	if v == nil && (errors.Is(err, errNotIdempotent) || errors.Is(err, errBodyNotReplayable)) {
+		// An extra attempt that sent nothing (a hedge of a request sent
+		// only once) was the last to finish: the answer the server gave
+		// the attempt that was sent stands.
+		for _, tr := range resps {
+			if tr.failed {
+				v = tr.resp
+			}
+		}
+	}
 
 	ours := false
 	for _, tr := range resps {
