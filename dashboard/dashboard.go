@@ -3,12 +3,14 @@ package dashboard
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/fusebox-go/fusebox"
+	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/registry"
 )
@@ -215,7 +217,7 @@ func New(cfg Config) (*Dashboard, error) {
 		cfg:          c,
 		clk:          c.Clock,
 		refresh:      make(chan struct{}, 1),
-		writeTimeout: max(2*c.Heartbeat, MinStreamWriteTimeout),
+		writeTimeout: max(twice(c.Heartbeat), MinStreamWriteTimeout),
 		latencies:    map[string]*Latency{},
 		tracks:       map[string]*track{},
 		byBreaker:    map[string]string{},
@@ -255,6 +257,16 @@ func (d *Dashboard) Add(name string, policy any) error {
 	}
 	d.addID++
 	d.named = append(d.named, named{name: name, policy: policy, id: d.addID})
+	if b, ok := policy.(*breaker.Breaker); ok {
+		// Its row is name: index it now, so that its state changes land
+		// on that row even before the first sample reads it.
+		bn := b.Config().Name
+		if row, dup := d.byBreaker[bn]; dup && row != name {
+			d.byBreaker[bn] = ""
+		} else {
+			d.byBreaker[bn] = name
+		}
+	}
 	return nil
 }
 
@@ -387,4 +399,12 @@ func (d *Dashboard) poke() {
 	case d.refresh <- struct{}{}:
 	default:
 	}
+}
+
+// twice returns 2×d, saturated at the largest Duration.
+func twice(d time.Duration) time.Duration {
+	if d > math.MaxInt64/2 {
+		return math.MaxInt64
+	}
+	return 2 * d
 }
