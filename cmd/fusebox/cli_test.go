@@ -369,3 +369,15 @@ func TestDemoText(t *testing.T) {
 		t.Errorf("escape sequences or a report line in:\n%s", out)
 	}
 }
+
+// A --duration so short that the scaled healthy phase would fall under its
+// minimum is refused with an error about --duration and its real lower
+// bound, not about "healthy", a field the user never set.
+func TestDemoDurationTooShortForPhases(t *testing.T) {
+	for _, d := range []string{"1ns", "500ms", "999ms"} {
+		code, _, errOut := runCLI(t, "demo", "--print-scenario", "--duration", d)
+		if code == 0 || !strings.Contains(errOut, "duration "+d+" out of range: want at least") {
+			t.Errorf("--duration %s: exit %d, stderr %q; want an error about --duration and its lower bound", d, code, errOut)
+		}
+	}
+}

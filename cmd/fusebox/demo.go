@@ -38,7 +38,7 @@ func demoFlags(sc *demo.Scenario, o *demoOptions) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported by runDemo
 	fs.StringVar(&o.scenarioFile, "scenario", "", "read the scenario from this YAML `file` (flags given too override it; see --print-scenario)")
 	fs.BoolVar(&o.printScenario, "print-scenario", false, "print the scenario as YAML, with the flags applied, and exit")
-	fs.DurationVar(&o.duration, "duration", 0, "length of each run, more than 0 and at most 1h; the phases keep their proportions (default 25s: two runs take under a minute)")
+	fs.DurationVar(&o.duration, "duration", 0, "length of each run, at most 1h and long enough for a 200ms healthy phase (1s with the default phases); the phases keep their proportions (default 25s: two runs take under a minute)")
 	fs.DurationVar(&sc.Healthy, "healthy", sc.Healthy, "length of the healthy baseline phase")
 	fs.DurationVar(&sc.Slow, "slow", sc.Slow, "length of the phase where payments is slow")
 	fs.DurationVar(&sc.Errors, "errors", sc.Errors, "length of the phase where payments fails")

@@ -338,12 +338,21 @@ func (s *Scenario) Scale(total time.Duration) error {
 		return errors.New("duration: the phases add up to 0")
 	}
 	f := float64(total) / old
+	if h := float64(s.Healthy) * f; h < float64(minHealthy) && s.Healthy > 0 {
+		// The phases keep their proportions: below this total the
+		// healthy phase would fall under its minimum.
+		least := time.Duration(math.Ceil(float64(minHealthy) * old / float64(s.Healthy)))
+		return fmt.Errorf("duration %v out of range: want at least %v (so that the healthy phase keeps its %v), at most %gh", total, least, minHealthy, maxRun.Hours())
+	}
 	s.Healthy = time.Duration(float64(s.Healthy) * f)
 	s.Slow = time.Duration(float64(s.Slow) * f)
 	s.Errors = time.Duration(float64(s.Errors) * f)
 	s.Recovery = total - s.Healthy - s.Slow - s.Errors
 	return nil
 }
+
+// minHealthy is the shortest healthy phase: the baseline needs requests.
+const minHealthy = 200 * time.Millisecond
 
 // Validate reports the first field of s out of range, naming it and the
 // allowed range. A scenario it accepts is one every run can build: it
@@ -363,7 +372,7 @@ func (s Scenario) Validate() error {
 	checks := []check{
 		// Each phase is bounded first, so that the sums below cannot
 		// overflow.
-		{s.Healthy < 200*time.Millisecond || s.Healthy > maxRun, "healthy", s.Healthy, "200ms (the baseline needs requests) to " + maxRunText},
+		{s.Healthy < minHealthy || s.Healthy > maxRun, "healthy", s.Healthy, minHealthy.String() + " (the baseline needs requests) to " + maxRunText},
 		{s.Slow < 0 || s.Slow > maxRun, "slow", s.Slow, "0 to " + maxRunText},
 		{s.Errors < 0 || s.Errors > maxRun, "errors", s.Errors, "0 to " + maxRunText},
 		{s.Recovery < 0 || s.Recovery > maxRun, "recovery", s.Recovery, "0 to " + maxRunText},
@@ -421,8 +430,9 @@ func (s Scenario) Validate() error {
 // replace base's, the others keep their values; an empty file is base.
 // Unknown fields are an error, so that a typo does not pass unnoticed, and
 // so are a field without a value ("rate:" or "rate: ~", which would
-// otherwise keep base's value unsaid) and a second YAML document (after a
-// "---" line), whose fields would otherwise be ignored.
+// otherwise keep base's value unsaid) and a second YAML document with
+// fields (after a "---" line), which would otherwise be ignored; an empty
+// trailing document is fine.
 func LoadScenario(r io.Reader, base Scenario) (Scenario, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -437,12 +447,20 @@ func LoadScenario(r io.Reader, base Scenario) (Scenario, error) {
 		}
 		return base, fmt.Errorf("scenario: %w", err)
 	}
-	var next yaml.Node
-	if err := dec.Decode(&next); !errors.Is(err, io.EOF) {
+	for {
+		// Further documents may only be empty (a trailing "---", as some
+		// tools write): the fields of another would be ignored.
+		var next yaml.Node
+		err := dec.Decode(&next)
+		if errors.Is(err, io.EOF) {
+			break
+		}
 		if err != nil {
 			return base, fmt.Errorf("scenario: %w", err)
 		}
-		return base, errors.New(`scenario: more than one YAML document (a "---" line starts another): put every field in one document`)
+		if !emptyDocument(&next) {
+			return base, errors.New(`scenario: more than one YAML document (a "---" line starts another): put every field in one document`)
+		}
 	}
 	// Then into the scenario, which reports unknown fields and wrong types.
 	s := base
@@ -455,6 +473,20 @@ func LoadScenario(r io.Reader, base Scenario) (Scenario, error) {
 		return base, err
 	}
 	return s, nil
+}
+
+// emptyDocument reports whether n is a YAML document with nothing in it:
+// no content, or a lone null.
+func emptyDocument(n *yaml.Node) bool {
+	if n.Kind != yaml.DocumentNode {
+		return n.Kind == 0
+	}
+	for _, c := range n.Content {
+		if !isNull(c) {
+			return false
+		}
+	}
+	return true
 }
 
 // checkNoNulls returns an error naming the first field of the YAML tree n

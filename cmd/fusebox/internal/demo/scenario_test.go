@@ -234,7 +234,7 @@ func TestScenarioYAML(t *testing.T) {
 // TestLoadScenarioMultiDocument: the fields of a second YAML document would
 // be ignored, a typo among them unnoticed.
 func TestLoadScenarioMultiDocument(t *testing.T) {
-	for _, in := range []string{"rate: 50\n---\nrats: 3\n", "rate: 50\n---\nrate: 60\n", "---\nrate: 50\n---\n"} {
+	for _, in := range []string{"rate: 50\n---\nrats: 3\n", "rate: 50\n---\nrate: 60\n", "---\nrate: 50\n---\n---\nrate: 60\n"} {
 		s, err := LoadScenario(strings.NewReader(in), DefaultScenario())
 		if err == nil || !strings.Contains(err.Error(), "more than one YAML document") {
 			t.Errorf("LoadScenario(%q) = %v, want an error saying there is more than one document", in, err)
@@ -273,5 +273,22 @@ func TestTooSlowError(t *testing.T) {
 	var ts *TooSlowError
 	if !errors.As(err, &ts) || !strings.Contains(err.Error(), "too slow") || !strings.Contains(err.Error(), "--rate") {
 		t.Errorf("message %q", err)
+	}
+}
+
+// A YAML stream that ends with a document marker ("---" and nothing after
+// it, as some emitters and templating tools write) holds one document with
+// fields and an empty one: no field is ignored, so it is accepted, as an
+// empty first document ("---" alone, "~") is.
+func TestLoadScenarioTrailingEmptyDocument(t *testing.T) {
+	for _, in := range []string{
+		"rate: 5\n---\n",
+		"rate: 5\n...\n---\n",
+		"rate: 5\n---\n# end of file\n",
+	} {
+		s, err := LoadScenario(strings.NewReader(in), DefaultScenario())
+		if err != nil || s.Rate != 5 {
+			t.Errorf("%q: rate %v, %v; want 5 and no error (the second document is empty)", in, s.Rate, err)
+		}
 	}
 }
