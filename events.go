@@ -193,7 +193,9 @@ func (e *Events) removeLocked(s *Subscription) {
 // held, and waits for their goroutines. An event whose Publish races Close
 // is either delivered or counted in its subscription's Dropped. Later
 // subscriptions are closed from the start; publishing goes on to drop
-// everything. Close is idempotent.
+// everything. Close is idempotent. Like Subscription.Close, it must not be
+// called from a subscriber's function, whose goroutine it would wait for;
+// from there, use go bus.Close().
 func (e *Events) Close() {
 	e.mu.Lock()
 	e.closed = true
