@@ -51,16 +51,30 @@ type Time struct {
 	retired Counts // sums of buckets zeroed for reuse, and AddTotal's calls; atomic access only
 	buckets []bucket
 	// stripes are the per-P success accumulators, nil until contention.
-	stripes atomic.Pointer[[]stripe]
-	// resets counts Resets: an accumulator filled before the latest Reset
-	// is out of the window whatever its epoch.
-	resets atomic.Uint64
-	// movesStarted and movesDone count the moves of counts from one place
-	// to another (an accumulator folding into its bucket, a bucket
-	// retiring into the totals), so that Totals can tell a read that no
-	// move overlapped: see Totals.
-	movesStarted, movesDone atomic.Uint64
+	stripes atomic.Pointer[stripeSet]
+	// moves tracks the moves of counts from one place to another (an
+	// accumulator folding into its bucket, a bucket retiring into the
+	// totals), so that Totals can tell a reading that no move overlapped:
+	// the moves in progress in its low 32 bits, the moves done (modulo
+	// 2^32) in its high 32. A move adds 1 when it starts and 2^32-1 when
+	// it ends. One word, so that a breaker stays within a kibibyte.
+	moves atomic.Uint64
 }
+
+// stripeSet is the per-P accumulators, made on the first lost race.
+type stripeSet struct {
+	// gen counts the Resets since the set was made: an accumulator
+	// filled before the latest Reset is out of the window whatever its
+	// epoch. (Before the set exists a Reset has nothing to invalidate.)
+	gen atomic.Uint64
+	s   []stripe
+}
+
+// Moves of counts: see Time.moves.
+const (
+	moveStart = 1
+	moveEnd   = 1<<32 - 1
+)
 
 // stripe is one P's accumulator of successes in one epoch. Only code pinned
 // to that P writes it (percpu.StoreOwned and friends); readers load it
@@ -68,7 +82,7 @@ type Time struct {
 // moment, never not at all (see recordStriped).
 type stripe struct {
 	epoch int64
-	gen   uint64 // value of resets when epoch began
+	gen   uint64 // the set's gen when epoch began
 	calls uint64
 	_     [40]byte
 }
@@ -115,7 +129,9 @@ func (w *Time) Reset(now int64) {
 	}
 	w.bucketFor(e)
 	w.cur.Store(uint64(e)<<idxBits | uint64(w.index(e)))
-	w.resets.Add(1)
+	if st := w.stripes.Load(); st != nil {
+		st.gen.Add(1)
+	}
 }
 
 func (w *Time) index(e int64) int64 {
@@ -166,12 +182,12 @@ func (w *Time) bucketFor(e int64) *bucket {
 			return b
 		}
 		if b.epoch.CompareAndSwap(be, resetting) {
-			w.movesStarted.Add(1)
+			w.moves.Add(moveStart)
 			atomic.AddUint64(&w.retired.Calls, b.calls.Swap(0))
 			atomic.AddUint64(&w.retired.Failures, b.failures.Swap(0))
 			atomic.AddUint64(&w.retired.Slow, b.slow.Swap(0))
 			atomic.AddUint64(&w.retired.Ignored, b.ignored.Swap(0))
-			w.movesDone.Add(1)
+			w.moves.Add(moveEnd)
 			b.epoch.Store(e)
 			return b
 		}
@@ -189,7 +205,7 @@ func (w *Time) RecordAt(now int64, k Kind) {
 		// Within, or (clock stepping back) before, the newest bucket:
 		// the common case.
 		if st := w.stripes.Load(); st != nil {
-			w.recordStriped(*st, c)
+			w.recordStriped(st, c)
 			return
 		}
 		calls := &w.buckets[c&(1<<idxBits-1)].calls
@@ -206,16 +222,15 @@ func (w *Time) RecordAt(now int64, k Kind) {
 // contended gives the window its per-P accumulators, once.
 func (w *Time) contended() {
 	if w.stripes.Load() == nil {
-		st := make([]stripe, runtime.GOMAXPROCS(0))
-		w.stripes.CompareAndSwap(nil, &st)
+		w.stripes.CompareAndSwap(nil, &stripeSet{s: make([]stripe, runtime.GOMAXPROCS(0))})
 	}
 }
 
 // recordStriped counts a success of the newest epoch (from the head word c)
 // in the running P's accumulator.
-func (w *Time) recordStriped(st []stripe, c uint64) {
+func (w *Time) recordStriped(set *stripeSet, c uint64) {
 	e := int64(c) >> idxBits
-	gen := w.resets.Load()
+	gen, st := set.gen.Load(), set.s
 	id := percpu.Pin()
 	if id >= len(st) {
 		// GOMAXPROCS grew since the accumulators were made.
@@ -235,13 +250,13 @@ func (w *Time) recordStriped(st []stripe, c uint64) {
 	// failure rate), never not at all (a higher one, which could trip a
 	// breaker on a rate that never happened). CountsAt reads the
 	// accumulators before the buckets for the same reason.
-	w.movesStarted.Add(1)
+	w.moves.Add(moveStart)
 	w.fold(percpu.LoadOwned(&s.calls), oldEpoch, oldGen, gen)
 	percpu.StoreOwned(&s.calls, 0)
 	percpu.StoreOwnedInt(&s.epoch, e)
 	percpu.StoreOwned(&s.gen, gen)
 	percpu.StoreOwned(&s.calls, 1)
-	w.movesDone.Add(1)
+	w.moves.Add(moveEnd)
 	percpu.Unpin()
 }
 
@@ -332,10 +347,10 @@ func (w *Time) CountsAt(now int64) Counts {
 	n := int64(len(w.buckets))
 	// The accumulators first, then the buckets they fold into: a fold
 	// racing this read is then counted twice or once, never lost.
-	if st := w.stripes.Load(); st != nil {
-		gen := w.resets.Load()
-		for i := range *st {
-			s := &(*st)[i]
+	if set := w.stripes.Load(); set != nil {
+		gen := set.gen.Load()
+		for i := range set.s {
+			s := &set.s[i]
 			se := atomic.LoadInt64(&s.epoch)
 			if atomic.LoadUint64(&s.gen) == gen && se > e-n && se <= e {
 				c.Calls += atomic.LoadUint64(&s.calls)
@@ -365,19 +380,20 @@ func (w *Time) CountsAt(now int64) Counts {
 // resolution under constant traffic could keep every reading overlapped,
 // and after maxTotalsTries Totals returns the last reading as it is.
 func (w *Time) Totals() Counts {
-	var c Counts
 	for try := 0; try < maxTotalsTries; try++ {
-		done := w.movesDone.Load()
-		c = w.totals()
-		if w.movesStarted.Load() == done {
-			return c
+		before := w.moves.Load()
+		if uint32(before) == 0 { // no move in progress
+			c := w.totals()
+			if w.moves.Load() == before { // and none since
+				return c
+			}
 		}
 		if try >= 8 {
 			// A mover may have been descheduled mid-move: let it finish.
 			runtime.Gosched()
 		}
 	}
-	return c
+	return w.totals()
 }
 
 // maxTotalsTries bounds the readings Totals makes.
@@ -387,9 +403,9 @@ const maxTotalsTries = 1000
 // into buckets, buckets retire into the totals.
 func (w *Time) totals() Counts {
 	var c Counts
-	if st := w.stripes.Load(); st != nil {
-		for i := range *st {
-			c.Calls += atomic.LoadUint64(&(*st)[i].calls)
+	if set := w.stripes.Load(); set != nil {
+		for i := range set.s {
+			c.Calls += atomic.LoadUint64(&set.s[i].calls)
 		}
 	}
 	for i := range w.buckets {
