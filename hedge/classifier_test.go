@@ -3,6 +3,7 @@ package hedge_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,6 +42,26 @@ func notFoundPipeline(t *testing.T) (*fusebox.Pipeline, *clock.Fake) {
 	return pl, fake
 }
 
+// hedgedDo runs fn through pl with Do, waits until fn's first attempt has
+// closed started, moves fake past the hedge delay so that a hedge starts,
+// and returns what Do returned.
+func hedgedDo(pl *fusebox.Pipeline, fake *clock.Fake, started <-chan struct{}, fn func(context.Context) (int, error)) (int, error) {
+	type res struct {
+		v   int
+		err error
+	}
+	done := make(chan res, 1)
+	go func() {
+		v, err := fusebox.Do(context.Background(), pl, fn)
+		done <- res{v, err}
+	}()
+	<-started
+	fake.BlockUntil(1)
+	fake.Advance(10 * time.Millisecond)
+	r := <-done
+	return r.v, r.err
+}
+
 // With a Classifier that calls an error a Success (a "not found" answer is
 // a good answer), the hedge ends the race on that attempt and cancels the
 // others. The canceled loser returns, and records its value, after the
@@ -49,31 +70,19 @@ func TestDoGetsWinnerValueWhenClassifierCallsErrorSuccess(t *testing.T) {
 	pl, fake := notFoundPipeline(t)
 	var n atomic.Int32
 	started := make(chan struct{})
-	type res struct {
-		v   int
-		err error
+	v, err := hedgedDo(pl, fake, started, func(ctx context.Context) (int, error) {
+		if n.Add(1) == 1 { // the slow first attempt
+			close(started)
+			<-ctx.Done()
+			return -1, ctx.Err()
+		}
+		return 42, errNotFound // the hedge: a definite answer
+	})
+	if !errors.Is(err, errNotFound) {
+		t.Fatalf("Do error = %v, want the winning hedge's %v", err, errNotFound)
 	}
-	done := make(chan res, 1)
-	go func() {
-		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (int, error) {
-			if n.Add(1) == 1 { // the slow first attempt
-				close(started)
-				<-ctx.Done()
-				return -1, ctx.Err()
-			}
-			return 42, errNotFound // the hedge: a definite answer
-		})
-		done <- res{v, err}
-	}()
-	<-started
-	fake.BlockUntil(1)
-	fake.Advance(10 * time.Millisecond)
-	r := <-done
-	if !errors.Is(r.err, errNotFound) {
-		t.Fatalf("Do error = %v, want the winning hedge's %v", r.err, errNotFound)
-	}
-	if r.v != 42 {
-		t.Errorf("Do value = %d, want 42, the winning hedge's value", r.v)
+	if v != 42 {
+		t.Errorf("Do value = %d, want 42, the winning hedge's value", v)
 	}
 }
 
@@ -86,33 +95,48 @@ func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
 	var n atomic.Int32
 	firstStarted := make(chan struct{})
 	hedgeStarted := make(chan struct{})
-	type res struct {
-		v   int
-		err error
+	v, err := hedgedDo(pl, fake, firstStarted, func(ctx context.Context) (int, error) {
+		if n.Add(1) == 1 {
+			close(firstStarted)
+			<-hedgeStarted
+			return 1, errNotFound // wins the race
+		}
+		close(hedgeStarted)
+		<-ctx.Done()  // canceled as the loser ...
+		return 2, nil // ... but its answer was already there
+	})
+	if !errors.Is(err, errNotFound) {
+		t.Fatalf("Do error = %v, want the winner's %v", err, errNotFound)
 	}
-	done := make(chan res, 1)
-	go func() {
-		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (int, error) {
-			if n.Add(1) == 1 {
-				close(firstStarted)
-				<-hedgeStarted
-				return 1, errNotFound // wins the race
-			}
-			close(hedgeStarted)
-			<-ctx.Done()  // canceled as the loser ...
-			return 2, nil // ... but its answer was already there
-		})
-		done <- res{v, err}
-	}()
-	<-firstStarted
-	fake.BlockUntil(1)
-	fake.Advance(10 * time.Millisecond)
-	r := <-done
-	if !errors.Is(r.err, errNotFound) {
-		t.Fatalf("Do error = %v, want the winner's %v", r.err, errNotFound)
+	if v != 1 {
+		t.Errorf("Do = (%d, %v): the value is the losing hedge's (2, nil), the error the winner's; want (1, %v)", v, err, errNotFound)
 	}
-	if r.v != 1 {
-		t.Errorf("Do = (%d, %v): the value is the losing hedge's (2, nil), the error the winner's; want (1, %v)", r.v, r.err, errNotFound)
+}
+
+// The first attempt wins with its own error wrapping errNotFound; the
+// canceled hedge returns the bare sentinel afterwards, which errors.Is
+// also matches. Do returns the winner's error with the winner's value.
+func TestDoPairsWinnerErrorWithWinnerValue(t *testing.T) {
+	pl, fake := notFoundPipeline(t)
+	errWinner := fmt.Errorf("shard a: %w", errNotFound)
+	var n atomic.Int32
+	firstStarted := make(chan struct{})
+	hedgeStarted := make(chan struct{})
+	v, err := hedgedDo(pl, fake, firstStarted, func(ctx context.Context) (int, error) {
+		if n.Add(1) == 1 {
+			close(firstStarted)
+			<-hedgeStarted
+			return 1, errWinner // wins the race
+		}
+		close(hedgeStarted)
+		<-ctx.Done()          // canceled as the loser ...
+		return 2, errNotFound // ... with its own answer
+	})
+	if err != errWinner {
+		t.Fatalf("Do error = %v, want the winner's %v", err, errWinner)
+	}
+	if v != 1 {
+		t.Errorf("Do = (%d, %q): the loser's value with the winner's error; want (1, %q)", v, err, errWinner)
 	}
 }
 
