@@ -94,29 +94,13 @@ func TestEventsCloseDeliversBufferedThenStops(t *testing.T) {
 func TestEventsSubscribeUnsubscribeWhilePublishing(t *testing.T) {
 	bus := NewEvents()
 	defer bus.Close()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for g := 0; g < 4; g++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					bus.Publish(Event{Kind: EventRetry})
-				}
-			}
-		}()
-	}
+	stop := publishUntilStopped(bus, 4)
 	for i := 0; i < 200; i++ {
 		s := bus.Subscribe(func(Event) {}, 8)
 		s.Close()
 		s.Close() // idempotent
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	if bus.Enabled() {
 		t.Fatal("every subscription was closed, yet Enabled is true")
 	}
@@ -233,30 +217,14 @@ func TestEventsPublishRacingCloseCountsDropped(t *testing.T) {
 func TestEventsPublishRacingCloseLeavesNothingBuffered(t *testing.T) {
 	bus := NewEvents()
 	defer bus.Close()
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-					bus.Publish(Event{Kind: EventRetry})
-				}
-			}
-		}()
-	}
+	stop := publishUntilStopped(bus, 2)
 	var subs []*Subscription
 	for range 200 {
 		s := bus.Subscribe(func(Event) {}, 4)
 		subs = append(subs, s)
 		s.Close()
 	}
-	close(stop)
-	wg.Wait()
+	stop()
 	for i, s := range subs {
 		if n := len(s.ch); n != 0 {
 			t.Fatalf("subscription %d: %d events left in its buffer after Close, neither delivered nor dropped", i, n)
@@ -317,5 +285,28 @@ func BenchmarkPublishOneSubscriber(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		bus.Publish(Event{Kind: EventRejected})
+	}
+}
+
+// publishUntilStopped starts n goroutines publishing on bus as fast as they
+// can; the returned stop ends them and waits until they have.
+func publishUntilStopped(bus *Events, n int) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+					bus.Publish(Event{Kind: EventRetry})
+				}
+			}
+		})
+	}
+	return func() {
+		close(done)
+		wg.Wait()
 	}
 }
