@@ -10,7 +10,6 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
-	"github.com/fusebox-go/fusebox/internal/percpu"
 	"github.com/fusebox-go/fusebox/internal/window"
 )
 
@@ -31,12 +30,15 @@ type Breaker struct {
 	slowNanos int64 // 0 when slow calls are not tracked
 	plain     bool  // no Classifier: a nil error is a Success without a call
 	fast      bool  // plain and untimed: Execute and Run need no Permit
+	// armed is set while a success may complete a rate condition: see
+	// checkAfterSuccess. It sits in the padding of the first line.
+	armed atomic.Bool
 
 	s      settings
 	events *fusebox.Events
-	// rejections is made on the first transition to a rejecting state, so
-	// a breaker that never opens does not pay for its per-P slots.
-	rejections atomic.Pointer[percpu.Counter]
+	// rejections counts rejected calls: one shared atomic, measured as
+	// fast as per-P counters on two cores (docs/BENCHMARKS.md).
+	rejections atomic.Uint64
 	late       atomic.Uint64
 	openUntil  atomic.Int64
 	openErr    atomic.Pointer[OpenError]
@@ -59,6 +61,7 @@ type Breaker struct {
 	seed          uint64 // jitter's random state (splitmix64)
 	lastReason    cause
 	lastOpenNanos int64
+	listenerPanic uint64 // listener calls that panicked
 
 	// consecutive is the current run of failures. Failures bump it and
 	// the next success zeroes it, so under mixed traffic its cache line
@@ -288,7 +291,9 @@ func (b *Breaker) record(w uint64, start int64, o fusebox.Outcome) {
 			b.lateOutcome()
 			return
 		}
-		b.tw.RecordAt(now, window.Success)
+		if b.tw.RecordAt(now, window.Success) || b.armed.Load() {
+			b.judgeSuccess(w, now, window.Counts{}, false)
+		}
 		if b.consecutive.Load() != 0 {
 			b.consecutive.Store(0)
 		}
@@ -316,18 +321,28 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		b.lateOutcome()
 		return
 	}
+	var (
+		rotated bool          // a time window began a new epoch
+		c       window.Counts // a count window's counts after the record
+	)
 	if b.tw != nil {
-		b.tw.RecordAt(now, k)
+		rotated = b.tw.RecordAt(now, k)
 	} else {
-		b.cw.Record(k)
+		c = b.cw.Record(k)
 	}
 	if k == window.Success {
 		if b.consecutive.Load() != 0 {
 			b.consecutive.Store(0)
 		}
+		if b.tw == nil || rotated || b.armed.Load() {
+			b.judgeSuccess(w, now, c, b.tw == nil)
+		}
 		return
 	}
 	if k == window.Ignored {
+		if rotated {
+			b.judgeSuccess(w, now, c, false)
+		}
 		return
 	}
 	var run uint64
@@ -343,13 +358,72 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		b.transition(w, Open, reasonConsecutive)
 		return
 	}
-	if !b.s.rateTrips {
+	if b.s.rateTrips {
+		b.judgeRates(w, now)
+	}
+}
+
+// judgeSuccess judges the rates after a success (or, when a time window
+// began a new epoch, an ignored call) in state word w. Adding a success
+// lowers both rates, so it can make a rate condition newly true in two ways
+// only: by bringing the window up to MinimumCalls while its failures or
+// slow calls are already enough, or, in a time window, by coming first in
+// a new epoch, when old calls (successes perhaps) leave the window. A count
+// window's record returns its counts (known is then true, c the counts), so
+// judging costs a few comparisons and every success is judged; a time
+// window's reading costs a pass over its buckets, so a success judges only
+// when it rotated the window or the breaker is armed (see judgeRates).
+func (b *Breaker) judgeSuccess(w uint64, now int64, c window.Counts, known bool) {
+	if stateOf(w) != Closed || !b.s.rateTrips {
 		return
 	}
+	if known {
+		if c.Calls >= uint64(b.s.minCalls) {
+			b.tripIfRates(w, c)
+		}
+		return
+	}
+	b.judgeRates(w, now)
+}
+
+// judgeRates trips the breaker, in state word w, if the window's rates say
+// so. A window short of MinimumCalls that already holds failures or slow
+// calls arms the breaker: while armed, every success of a time window
+// judges the rates too, for the success that brings the window up to
+// MinimumCalls may complete a condition. The flag is set before the window
+// is read again, so a success racing this judgement either sees the flag
+// or is counted in that second reading. It is cleared, under the mutex and
+// after a fresh reading, once the window holds MinimumCalls: from then on
+// only a failure, a slow call or a new epoch (whose first record judges)
+// can change the verdict.
+func (b *Breaker) judgeRates(w uint64, now int64) {
 	c := b.counts(now)
-	if c.Calls < uint64(b.s.minCalls) {
-		return
+	minCalls := uint64(b.s.minCalls)
+	if c.Calls < minCalls {
+		if c.Failures == 0 && c.Slow == 0 || b.tw == nil || b.armed.Load() {
+			// Nothing to complete; a count window judges every
+			// success anyway; or armed already.
+			return
+		}
+		b.mu.Lock()
+		b.armed.Store(true)
+		b.mu.Unlock()
+		if c = b.counts(now); c.Calls < minCalls {
+			return
+		}
+	} else if b.armed.Load() {
+		b.mu.Lock()
+		if b.counts(now).Calls >= minCalls {
+			b.armed.Store(false)
+		}
+		b.mu.Unlock()
 	}
+	b.tripIfRates(w, c)
+}
+
+// tripIfRates opens the breaker, in state word w, if the counts c of a
+// window holding at least MinimumCalls reach a rate threshold.
+func (b *Breaker) tripIfRates(w uint64, c window.Counts) {
 	if b.s.failureRate > 0 && c.FailureRate() >= b.s.failureRate {
 		b.transition(w, Open, reasonFailureRate)
 	} else if b.s.slowRate > 0 && c.SlowRate() >= b.s.slowRate {
@@ -469,9 +543,6 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 		b.timer = nil
 	}
 	next := (w>>stateBits+1)<<stateBits | uint64(to)
-	if (to == Open || to == HalfOpen || to == ForcedOpen) && b.rejections.Load() == nil {
-		b.rejections.Store(percpu.New())
-	}
 	switch to {
 	case Open:
 		d := b.openDurationLocked()
@@ -545,7 +616,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 
 // reject counts a rejection and publishes it when someone listens.
 func (b *Breaker) reject(err *OpenError) error {
-	b.rejections.Load().Add(1)
+	b.rejections.Add(1)
 	if b.events.Enabled() {
 		b.publishRejection(err)
 	}
@@ -576,6 +647,7 @@ func (b *Breaker) resetWindowLocked(now int64) {
 		b.cw.Reset()
 	}
 	b.consecutive.Store(0)
+	b.armed.Store(false)
 }
 
 // openDurationLocked returns the next open duration in nanoseconds, at
@@ -636,12 +708,10 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 		return b.executeClosed(ctx, fn, w)
 	}
 	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
-		// The open state's rejection, kept flat: one pinned increment
-		// of the per-P counter, the preallocated error.
-		err, ctr := b.openErr.Load(), b.rejections.Load()
-		ctr.AddPinned(percpu.Pin(), 1)
-		percpu.Unpin()
-		return err
+		// The open state's rejection, kept flat: one atomic increment,
+		// the preallocated error.
+		b.rejections.Add(1)
+		return b.openErr.Load()
 	}
 	return b.executeSlow(ctx, fn)
 }
@@ -692,12 +762,10 @@ func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 		return b.runClosed(ctx, next, w)
 	}
 	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
-		// The open state's rejection, kept flat: one pinned increment
-		// of the per-P counter, the preallocated error.
-		err, ctr := b.openErr.Load(), b.rejections.Load()
-		ctr.AddPinned(percpu.Pin(), 1)
-		percpu.Unpin()
-		return err
+		// The open state's rejection, kept flat: one atomic increment,
+		// the preallocated error.
+		b.rejections.Add(1)
+		return b.openErr.Load()
 	}
 	return b.runSlow(ctx, next)
 }

@@ -57,7 +57,7 @@ type Config struct {
 	// 0 means 10. More buckets slide more smoothly and cost more to read
 	// when a failure is recorded.
 	WindowBuckets int `json:"windowBuckets" yaml:"windowBuckets"`
-	// WindowSize is the number of calls of a count window, 1 to 2097151:
+	// WindowSize is the number of calls of a count window, 1 to 1048576:
 	// 0 means 100.
 	WindowSize int `json:"windowSize" yaml:"windowSize"`
 	// MinimumCalls is how many calls the window must hold before a rate

@@ -29,6 +29,10 @@ type listener struct {
 // the breaker, Execute included, and a slow listener delays only the
 // listeners after it, never a call. The goroutine exists only while there
 // are transitions to deliver.
+//
+// A listener that panics does not bring the program down: the panic is
+// recovered and counted (Snapshot.ListenerPanics), and delivery goes on,
+// to the other listeners and with the next transition.
 func (b *Breaker) OnStateChange(fn func(Transition)) (remove func()) {
 	b.mu.Lock()
 	b.nextListener++
@@ -77,7 +81,24 @@ func (b *Breaker) dispatch() {
 		ls := b.listeners
 		b.mu.Unlock()
 		for _, l := range ls {
-			l.fn(t)
+			if !callListener(l.fn, t) {
+				b.mu.Lock()
+				b.listenerPanic++
+				b.mu.Unlock()
+			}
 		}
 	}
+}
+
+// callListener calls fn with t and reports whether it returned without
+// panicking. A listener's panic has no caller to reach (it runs in the
+// breaker's goroutine), so it is recovered here.
+func callListener(fn func(Transition), t Transition) (ok bool) {
+	defer func() {
+		if !ok {
+			recover()
+		}
+	}()
+	fn(t)
+	return true
 }

@@ -401,17 +401,15 @@ func TestTimeConcurrentRotating(t *testing.T) {
 	}
 }
 
-// TestTimeStripedConcurrent: with the per-P accumulators on, goroutines on
-// every core record successes (and some failures) at a fixed instant and
-// across rotating buckets; every record is counted, and a quiescent window
-// reads exactly.
-func TestTimeStripedConcurrent(t *testing.T) {
+// TestTimeConcurrentExact: goroutines on every core record successes (and
+// some failures) at a fixed instant and across rotating buckets; every
+// record is counted, and a quiescent window reads exactly.
+func TestTimeConcurrentExact(t *testing.T) {
 	const goroutines, perG = 8, 5000
 	w, err := NewTime(4*time.Millisecond, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.contended()
 	var wg sync.WaitGroup
 	const now = int64(2*time.Millisecond + 10)
 	for range goroutines {
@@ -466,20 +464,6 @@ func TestTimeStripedConcurrent(t *testing.T) {
 	}
 }
 
-// TestTimeNoStripesWithoutContention: a window that no two cores record
-// into at once never pays for per-P accumulators. (Whether two cores race
-// often enough to turn them on depends on the machine's scheduling, so the
-// contended direction is shown by the benchmarks, not asserted here.)
-func TestTimeNoStripesWithoutContention(t *testing.T) {
-	w, _ := NewTime(time.Second, 10)
-	for i := range 100000 {
-		w.RecordAt(int64(i)*int64(time.Microsecond), Success)
-	}
-	if w.stripes.Load() != nil {
-		t.Fatal("one goroutine alone turned the accumulators on")
-	}
-}
-
 func TestTimeAllocs(t *testing.T) {
 	w, err := NewTime(time.Second, 10)
 	if err != nil {
@@ -518,9 +502,6 @@ func FuzzTimeWindow(f *testing.F) {
 		w, err := NewTime(d, n)
 		if err != nil {
 			t.Fatalf("NewTime(%v, %d): %v", d, n, err)
-		}
-		if data[0]&0x80 != 0 {
-			w.contended() // successes go through the per-P accumulators
 		}
 		ref := newRefTime(d, n)
 		// Keep instants far from overflow, and epochs within ±2^52: the
@@ -600,9 +581,9 @@ var fuzzSeeds = [][]byte{
 	{0, 0, 5, 1, 0, 1, 5, 2, 7, 0, 0, 1, 7, 0, 3, 1, 5, 3, 7, 0, 7, 0xfc},
 	// a minute of second-wide buckets with idle gaps
 	{7, 4, 5, 1, 1, 5, 5, 1, 1, 30, 5, 1, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
-	// the same, and a reset, through the per-P accumulators
+	// the same, and a reset
 	{0x87, 4, 5, 0, 6, 0x80, 1, 5, 5, 0, 1, 30, 7, 0, 8, 0, 6, 0x40, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
-	// millisecond buckets, bursts of successes at edges, accumulators
+	// millisecond buckets, bursts of successes at edges
 	{0x82, 3, 6, 0xf8, 4, 0, 6, 0x80, 7, 0, 4, 1, 6, 0x40, 7, 0, 3, 9, 6, 0x20, 7, 0, 9, 1, 6, 0x10, 7, 0},
 }
 
@@ -654,28 +635,27 @@ func BenchmarkTimeCountsAt(b *testing.B) {
 	}
 }
 
-// TestTimeStripedReadNeverLosesRecords: while per-P accumulators fold into
-// their buckets as the head moves through many epochs, a concurrent read of
-// the window never counts fewer calls than had been recorded when the read
-// began. (A read that lost a P's folded successes would see the failure
-// rate jump, and a breaker checking it would trip on a rate that never
-// happened.) Every epoch used stays inside the window, so nothing expires.
-func TestTimeStripedReadNeverLosesRecords(t *testing.T) {
+// TestTimeReadNeverLosesRecords: while the head moves through many epochs,
+// a concurrent read of the window never counts fewer calls than had been
+// recorded when the read began. (A read that lost successes would see the
+// failure rate jump, and a breaker checking it would trip on a rate that
+// never happened.) Every epoch used stays inside the window, so nothing
+// expires.
+func TestTimeReadNeverLosesRecords(t *testing.T) {
 	const writers, perWriter, epochs = 4, 20000, 900
 	const width = packedMinWidth
 	w, err := NewTime(time.Duration(MaxBuckets*width), MaxBuckets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.contended()
 	var completed atomic.Uint64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for g := range writers {
 		wg.Go(func() {
 			for i := range perWriter {
-				// Every writer sweeps the same epochs, so each P's
-				// accumulator keeps falling behind the head and folding.
+				// Every writer sweeps the same epochs, so records
+				// race with the claims of new buckets.
 				now := int64((i*epochs/perWriter)*width + g)
 				k := Success
 				if i%50 == 0 {
