@@ -41,7 +41,9 @@ const (
 // stays open 5 s, then lets 3 probes through and closes when all 3 succeed.
 //
 // Trip conditions combine: the breaker opens as soon as any enabled one
-// holds. If none of FailureRate, SlowCallRate and ConsecutiveFailures is set,
+// holds, on the call that made it hold, a success included (one that brings
+// the window up to MinimumCalls, or the first call of a new bucket, when
+// older calls leave a time window); never between calls. If none of FailureRate, SlowCallRate and ConsecutiveFailures is set,
 // FailureRate defaults to 0.5; a breaker that should never trip is put in
 // metrics-only mode instead (Breaker.MetricsOnly).
 type Config struct {
