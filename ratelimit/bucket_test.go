@@ -488,7 +488,6 @@ func BenchmarkBucketAllow(b *testing.B) {
 			}
 		})
 	})
-	clock.Default().Stop()
 }
 
 func BenchmarkBucketExecute(b *testing.B) {
@@ -501,5 +500,4 @@ func BenchmarkBucketExecute(b *testing.B) {
 			_ = bk.Execute(ctx, fn)
 		}
 	})
-	clock.Default().Stop()
 }
