@@ -490,7 +490,6 @@ func BenchmarkBucketAllow(b *testing.B) {
 			}
 		})
 	})
-	clock.Default().Stop()
 }
 
 func BenchmarkBucketExecute(b *testing.B) {
@@ -503,5 +502,4 @@ func BenchmarkBucketExecute(b *testing.B) {
 			_ = bk.Execute(ctx, fn)
 		}
 	})
-	clock.Default().Stop()
 }
