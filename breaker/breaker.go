@@ -17,8 +17,8 @@ import (
 // with New.
 //
 // The closed state's admit and record are lock-free and allocation-free:
-// one atomic load to admit, one atomic add to record a success (plus one
-// clock read, an atomic load on the default coarse clock). The mutex is
+// one atomic load to admit, one atomic add to record a success, plus one
+// reading of the monotonic clock (clock.Coarse). The mutex is
 // taken only for transitions and for half-open probe outcomes.
 type Breaker struct {
 	// word is the state word: state in the low bits, generation above.
