@@ -6,9 +6,8 @@ package bench
 // context.WithTimeout's. Every ctx.Value inside a protected call (tracing,
 // auth, logging) pays for that lookup.
 //
-// The sub-benchmarks of one benchmark run one after the other within each
-// -count round, so with -count 10 they interleave and their ratio is
-// measured on the same machine state:
+// Each benchmark has a sub-benchmark per context, named ctx=<kind> so that
+// benchstat -col /ctx sets each against WithTimeout:
 //
 //   - WithTimeout: context.WithTimeout(parent, time.Minute), the baseline.
 //   - NewContext: timeout.NewContext(parent, time.Minute, nil), what
@@ -24,7 +23,11 @@ package bench
 // a handler starts share its request's. Each lookup checks its result.
 //
 //	go test -run '^$' -bench 'ContextValue' -count 10 -cpu 1,2 . > ctxvalue.txt
-//	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da ctxvalue.txt
+//	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da -col /ctx ctxvalue.txt
+//
+// -count runs the ten samples of a sub-benchmark back to back; on a busy
+// machine, ten invocations with -count 1 interleave the contexts instead
+// (docs/BENCHMARKS.md, "ctx.Value through a protected call").
 
 import (
 	"context"
@@ -130,7 +133,7 @@ func BenchmarkContextValue(b *testing.B) {
 	parent, cancel := valueParent()
 	defer cancel()
 	for _, kind := range ctxValueKinds {
-		b.Run(kind, func(b *testing.B) {
+		b.Run("ctx="+kind, func(b *testing.B) {
 			withCallContext(b, kind, parent, func(ctx context.Context) {
 				b.ReportAllocs()
 				for b.Loop() {
@@ -147,7 +150,7 @@ func BenchmarkContextValueParallel(b *testing.B) {
 	parent, cancel := valueParent()
 	defer cancel()
 	for _, kind := range ctxValueKinds {
-		b.Run(kind, func(b *testing.B) {
+		b.Run("ctx="+kind, func(b *testing.B) {
 			withCallContext(b, kind, parent, func(ctx context.Context) {
 				b.ReportAllocs()
 				b.RunParallel(func(pb *testing.PB) {
