@@ -31,6 +31,10 @@ package bench
 
 import (
 	"context"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -164,4 +168,154 @@ func BenchmarkContextValueParallel(b *testing.B) {
 			})
 		})
 	}
+}
+
+// The paired benchmarks: on a busy machine, sub-benchmarks that run one
+// after the other see different machines, and their samples scatter by
+// ±40 % or more, far more than the difference to measure. These
+// alternate: one live context of each kind, and the lookups run in
+// batches of pairedBatch, one batch through each context in turn (the
+// first one changing from round to round), each batch timed on its own.
+// Every context sees the same moments of the run, so the ratios of their
+// times per lookup hold even when the machine's speed does not.
+//
+// BenchmarkContextValuePaired looks up in one goroutine;
+// BenchmarkContextValuePairedParallel in GOMAXPROCS goroutines that
+// start each batch together (a barrier, not timed), so that they share
+// the context being measured as RunParallel's goroutines do. Each
+// reports, per context, its median batch's time per lookup
+// (<ctx>-ns/lookup), and its ratio to WithTimeout's (<ctx>/WithTimeout):
+// the measurement of issue 11's target, NewContext/WithTimeout <= 1.
+// b.N is the number of lookups through each context; ns/op is per lookup
+// through all four, barriers included.
+//
+//	go test -run '^$' -bench 'ContextValuePaired' -count 10 -cpu 1,2 . > paired.txt
+//	go run golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da paired.txt
+
+const pairedBatch = 1024
+
+// lookups looks the span up n times through ctx; the same code for every
+// context, so that they differ only in their Value.
+//
+//go:noinline
+func lookups(ctx context.Context, n int) bool {
+	ok := true
+	for range n {
+		if ctx.Value(spanKey) != theSpan {
+			ok = false
+		}
+	}
+	return ok
+}
+
+// withAllContexts runs f with one live context of each of ctxValueKinds,
+// in that order.
+func withAllContexts(b *testing.B, parent context.Context, f func([]context.Context)) {
+	var ctxs []context.Context
+	var nest func(i int)
+	nest = func(i int) {
+		if i == len(ctxValueKinds) {
+			f(ctxs)
+			return
+		}
+		withCallContext(b, ctxValueKinds[i], parent, func(ctx context.Context) {
+			ctxs = append(ctxs, ctx)
+			nest(i + 1)
+		})
+	}
+	nest(0)
+}
+
+// barrier holds goroutines until n of them wait, then lets them all go;
+// it can be used again at once.
+type barrier struct {
+	mu      sync.Mutex
+	cond    sync.Cond
+	n, wait int
+	gen     uint64
+}
+
+func newBarrier(n int) *barrier {
+	br := &barrier{n: n}
+	br.cond.L = &br.mu
+	return br
+}
+
+func (br *barrier) await() {
+	if br.n == 1 {
+		return
+	}
+	br.mu.Lock()
+	gen := br.gen
+	if br.wait++; br.wait == br.n {
+		br.wait = 0
+		br.gen++
+		br.cond.Broadcast()
+	} else {
+		for gen == br.gen {
+			br.cond.Wait()
+		}
+	}
+	br.mu.Unlock()
+}
+
+func runPaired(b *testing.B, goroutines int) {
+	parent, cancel := valueParent()
+	defer cancel()
+	withAllContexts(b, parent, func(ctxs []context.Context) {
+		rounds := max(1, (b.N+pairedBatch-1)/pairedBatch)
+		// spent[k] holds the time of every batch through ctxs[k], of
+		// every goroutine: goroutine w's round r at w*rounds+r.
+		spent := make([][]time.Duration, len(ctxs))
+		for k := range spent {
+			spent[k] = make([]time.Duration, goroutines*rounds)
+		}
+		br := newBarrier(goroutines)
+		var failed atomic.Bool
+		var wg sync.WaitGroup
+		b.ReportAllocs()
+		b.ResetTimer()
+		for w := range goroutines {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range rounds {
+					for i := range ctxs {
+						k := (i + r) % len(ctxs)
+						br.await()
+						t0 := time.Now()
+						if !lookups(ctxs[k], pairedBatch) {
+							failed.Store(true) // go on: the others wait at the barrier
+						}
+						spent[k][w*rounds+r] = time.Since(t0)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.StopTimer()
+		if failed.Load() {
+			b.Fatal("span not found")
+		}
+		perLookup := make([]float64, len(ctxs))
+		for k, d := range spent {
+			perLookup[k] = float64(median(d).Nanoseconds()) / pairedBatch
+			b.ReportMetric(perLookup[k], ctxValueKinds[k]+"-ns/lookup")
+		}
+		for k := 1; k < len(ctxs); k++ {
+			b.ReportMetric(perLookup[k]/perLookup[0], ctxValueKinds[k]+"/"+ctxValueKinds[0])
+		}
+	})
+}
+
+// median sorts d and returns its middle value.
+func median(d []time.Duration) time.Duration {
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+func BenchmarkContextValuePaired(b *testing.B) { runPaired(b, 1) }
+
+func BenchmarkContextValuePairedParallel(b *testing.B) {
+	runPaired(b, runtime.GOMAXPROCS(0))
 }
