@@ -17,9 +17,9 @@ import (
 // ErrTimeout, and it ends when the parent ends), with two differences that
 // make it cheap:
 //
-//   - Time is read from a coarse clock (clock.Cached), so the deadline
-//     costs an atomic load instead of a system clock read; its precision is
-//     the coarse clock's, a millisecond by default.
+//   - Time is read through clock.Cached, a direct reading of the
+//     monotonic clock (no interface call), within the clock's resolution,
+//     a millisecond by default.
 //   - Nothing is armed until someone waits: the timer and the registration
 //     with the parent are made on the first Done or AfterFunc (which is how
 //     contexts derived from this one, and select statements, wait). A call
