@@ -32,7 +32,6 @@ package bench
 import (
 	"context"
 	"runtime"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -308,11 +307,6 @@ func runPaired(b *testing.B, goroutines int) {
 	})
 }
 
-// median sorts d and returns its middle value.
-func median(d []time.Duration) time.Duration {
-	slices.Sort(d)
-	return d[len(d)/2]
-}
 
 func BenchmarkContextValuePaired(b *testing.B) { runPaired(b, 1) }
 

@@ -200,8 +200,9 @@ func BenchmarkFailPathPaired(b *testing.B) {
 	}
 }
 
-// median returns the median of xs, which it sorts.
-func median(xs []float64) float64 {
+// median returns the median of xs, which it sorts (the mean of the two
+// middle values of an even count). The paired benchmarks share it.
+func median[T ~int64 | ~float64](xs []T) T {
 	slices.Sort(xs)
 	n := len(xs)
 	if n%2 == 1 {
