@@ -30,6 +30,9 @@ type Breaker struct {
 	slowNanos int64 // 0 when slow calls are not tracked
 	plain     bool  // no Classifier: a nil error is a Success without a call
 	fast      bool  // plain and untimed: Execute and Run need no Permit
+	// lastReason says why the latest transition happened. Guarded by mu;
+	// it fills the first line's padding, written only by transitions.
+	lastReason cause
 	// armed is set while a success may complete a rate condition: see
 	// checkAfterSuccess. It sits in the padding of the first line.
 	armed atomic.Bool
@@ -42,7 +45,6 @@ type Breaker struct {
 	late       atomic.Uint64
 	openUntil  atomic.Int64
 	openErr    atomic.Pointer[OpenError]
-	forcedErr  atomic.Pointer[OpenError] // made on first ForceOpen
 	probes     []probeSlot
 
 	// Everything below is guarded by mu.
@@ -54,14 +56,12 @@ type Breaker struct {
 	reclaimed     uint64
 	transitions   uint64
 	timer         clock.Timer
-	listeners     []listener
-	nextListener  uint32
-	queue         []Transition
-	dispatching   bool
-	seed          uint64 // jitter's random state (splitmix64)
-	lastReason    cause
+	notify        *notifier // state-change listeners; nil until the first
+	seed          uint64    // jitter's random state (splitmix64)
 	lastOpenNanos int64
-	listenerPanic uint64 // listener calls that panicked
+	// shown is the lifetime totals as last shown in a Snapshot: the floor
+	// of the next reading (see window.Time.Totals).
+	shown window.Counts
 
 	// consecutive is the current run of failures. Failures bump it and
 	// the next success zeroes it, so under mixed traffic its cache line
@@ -164,7 +164,7 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		case Disabled:
 			return Permit{slot: -1}, nil
 		case ForcedOpen:
-			return Permit{slot: -1}, b.reject(b.forcedErr.Load())
+			return Permit{slot: -1}, b.reject(b.openErr.Load())
 		case Open:
 			if b.coarse.Nanotime() < b.openUntil.Load() {
 				return Permit{slot: -1}, b.reject(b.openErr.Load())
@@ -431,11 +431,15 @@ func (b *Breaker) tripIfRates(w uint64, c window.Counts) {
 	}
 }
 
-func (b *Breaker) totals() window.Counts {
+// totalsLocked returns the lifetime totals, never below those the last
+// Snapshot showed. Requires b.mu.
+func (b *Breaker) totalsLocked() window.Counts {
 	if b.tw != nil {
-		return b.tw.Totals()
+		b.shown = b.tw.Totals(b.shown)
+	} else {
+		b.shown = b.cw.Totals()
 	}
-	return b.cw.Totals()
+	return b.shown
 }
 
 func (b *Breaker) counts(now int64) window.Counts {
@@ -558,9 +562,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 			b.timer = b.s.clock.AfterFunc(time.Duration(d), func() { b.toHalfOpen(next, true) })
 		}
 	case ForcedOpen:
-		if b.forcedErr.Load() == nil {
-			b.forcedErr.Store(&OpenError{Name: b.s.name, State: ForcedOpen, b: b})
-		}
+		b.openErr.Store(&OpenError{Name: b.s.name, State: ForcedOpen, b: b})
 	case HalfOpen:
 		b.probeOK = 0
 		for i := range b.probes {
@@ -595,11 +597,11 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 	b.transitions++
 	b.lastReason = reason
 	b.since = now
-	if len(b.listeners) > 0 || b.events.Enabled() {
+	if listening := b.notify != nil && len(b.notify.listeners) > 0; listening || b.events.Enabled() {
 		b.word.Store(next) // the snapshot shows the new state
 		t := Transition{From: from, To: to, Reason: reason.String(), At: b.s.clock.Now(), Snapshot: b.snapshotLocked(now)}
-		if len(b.listeners) > 0 {
-			b.queue = append(b.queue, t)
+		if listening {
+			b.notify.queue = append(b.notify.queue, t)
 		}
 		// Published under the lock, so state changes reach the bus in
 		// order. Publishing only offers the event to buffered channels;

@@ -71,7 +71,7 @@ func (b *Breaker) Snapshot() Snapshot {
 func (b *Breaker) snapshotLocked(now int64) Snapshot {
 	w := b.word.Load()
 	c := b.counts(now)
-	var tot = b.totals()
+	tot := b.totalsLocked()
 	s := Snapshot{
 		Name:                b.s.name,
 		State:               stateOf(w),
@@ -96,7 +96,7 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		FailedProbes:        b.probeFail,
 		ReclaimedProbes:     b.reclaimed,
 		Transitions:         b.transitions,
-		ListenerPanics:      b.listenerPanic,
+		ListenerPanics:      b.notify.panicCount(),
 	}
 	if s.TimeInState < 0 {
 		s.TimeInState = 0

@@ -276,23 +276,30 @@ func (w *Time) CountsAt(now int64) Counts {
 }
 
 // Totals returns the aggregate of every call ever recorded, in or out of
-// the window. Successive readings never decrease, field by field: they feed
-// monotonic counters such as Prometheus's, which read a dip as a reset.
+// the window, given floor, the reading this caller was last given (zero
+// at first). It never returns less than floor, field by field, nor more
+// than the calls recorded: successive readings fed back as the floor never
+// decrease, as the monotonic counters they feed (Prometheus's) require.
 //
 // A bucket's retirement moves its counts into the retired totals, and a
-// reading that overlapped one could miss the moved calls, so Totals
-// returns only a reading that no retirement overlapped: each is exact as
-// of some instant during the call, so none is below an earlier one. It
-// retries a reading that a retirement overlapped, and waits (yielding the
-// processor) for one in progress, which is eight atomic operations long.
-// Retirements come once per bucket width, so a retry is rare and a second
-// one rarer still.
-func (w *Time) Totals() Counts {
-	for try := 0; ; try++ {
+// reading that overlapped one could miss the moved calls. So Totals
+// retries a reading that a retirement overlapped, and yields the processor
+// to one in progress: a reading that none overlapped is exact. Retirements
+// come once per bucket width, so a retry is rare; but with buckets
+// narrower than a reading takes, under constant traffic, every reading
+// could be overlapped. After maxTotalsTries Totals therefore takes a
+// reading in an order (retired totals before buckets) that a retirement
+// can make short, never long, and raises it to floor: the result is then
+// short of the truth by at most the calls of the buckets retiring at that
+// moment, and the next reading catches up.
+func (w *Time) Totals(floor Counts) Counts {
+	for try := 0; try < maxTotalsTries; try++ {
 		before := w.moves.Load()
 		if uint32(before) == 0 { // no retirement in progress
 			c := w.totals()
 			if w.moves.Load() == before { // and none since
+				// Exact as of the start of the reading, which is
+				// after floor's: never below it.
 				return c
 			}
 		}
@@ -302,9 +309,22 @@ func (w *Time) Totals() Counts {
 			runtime.Gosched()
 		}
 	}
+	c := w.totals()
+	c.Calls = max(c.Calls, floor.Calls)
+	c.Failures = max(c.Failures, floor.Failures)
+	c.Slow = max(c.Slow, floor.Slow)
+	c.Ignored = max(c.Ignored, floor.Ignored)
+	return c
 }
 
-// totals adds up every count, buckets and retired.
+// maxTotalsTries bounds the readings Totals makes before it settles for
+// one raised to its floor.
+const maxTotalsTries = 64
+
+// totals adds up every count: the retired totals first, then the buckets,
+// so a retirement overlapping the reading can make it short (the counts
+// left their bucket before the reading got there, and reached retired after
+// it was read), never long.
 func (w *Time) totals() Counts {
 	c := w.retired.load()
 	for i := range w.buckets {

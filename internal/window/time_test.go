@@ -277,7 +277,7 @@ func TestTimeTable(t *testing.T) {
 						t.Errorf("step %d: the reference model's counts(%d) = %+v, want %+v (bad table or model)", i, s.at, got, s.want)
 					}
 				}
-				if got := w.Totals(); got != all {
+				if got := w.Totals(Counts{}); got != all {
 					t.Errorf("step %d: Totals() = %+v, want %+v", i, got, all)
 				}
 			}
@@ -360,7 +360,7 @@ func TestTimeConcurrentFixedInstant(t *testing.T) {
 	if got := w.CountsAt(now); got != want {
 		t.Errorf("CountsAt() = %+v, want %+v", got, want)
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Errorf("Totals() = %+v, want %+v", got, want)
 	}
 }
@@ -390,7 +390,7 @@ func TestTimeConcurrentRotating(t *testing.T) {
 			want = want.plus(countOf(mix[(i+g)%len(mix)]))
 		}
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("Totals() = %+v, want %+v", got, want)
 	}
 	// Quiescent again: a record and a read one window later are exact.
@@ -431,7 +431,7 @@ func TestTimeConcurrentExact(t *testing.T) {
 	if got := w.CountsAt(now); got != want {
 		t.Fatalf("fixed instant: CountsAt = %+v, want %+v", got, want)
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("fixed instant: Totals = %+v, want %+v", got, want)
 	}
 	// Rotating: instants sweep many bucket widths.
@@ -444,7 +444,7 @@ func TestTimeConcurrentExact(t *testing.T) {
 	}
 	wg.Wait()
 	want.Calls *= 2
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("rotating: Totals = %+v, want %+v", got, want)
 	}
 	later := now + int64(time.Hour)
@@ -459,7 +459,7 @@ func TestTimeConcurrentExact(t *testing.T) {
 	}
 	want.Calls += 2
 	want.Failures++
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("after Reset: Totals = %+v, want %+v", got, want)
 	}
 }
@@ -519,7 +519,7 @@ func FuzzTimeWindow(f *testing.F) {
 			if got != want {
 				t.Fatalf("window %v/%d: CountsAt(%d) = %+v, want %+v\nops:\n%s", d, n, at, got, want, strings.Join(log, "\n"))
 			}
-			if got, want := w.Totals(), ref.totals; got != want {
+			if got, want := w.Totals(Counts{}), ref.totals; got != want {
 				t.Fatalf("window %v/%d: Totals() = %+v, want %+v\nops:\n%s", d, n, got, want, strings.Join(log, "\n"))
 			}
 		}
@@ -707,7 +707,7 @@ func TestTimeAddTotal(t *testing.T) {
 			if got, want := w.CountsAt(now), (Counts{2, 1, 0, 0}); got != want {
 				t.Errorf("after AddTotal: CountsAt = %+v, want %+v (the window untouched)", got, want)
 			}
-			if got, want := w.Totals(), (Counts{6, 3, 2, 1}); got != want {
+			if got, want := w.Totals(Counts{}), (Counts{6, 3, 2, 1}); got != want {
 				t.Errorf("after AddTotal: Totals() = %+v, want %+v", got, want)
 			}
 			w.Reset(now + int64(width))
@@ -715,7 +715,7 @@ func TestTimeAddTotal(t *testing.T) {
 			if got, want := w.CountsAt(now+int64(width)), (Counts{1, 0, 0, 0}); got != want {
 				t.Errorf("after Reset: CountsAt = %+v, want %+v", got, want)
 			}
-			if got, want := w.Totals(), (Counts{7, 3, 2, 1}); got != want {
+			if got, want := w.Totals(Counts{}), (Counts{7, 3, 2, 1}); got != want {
 				t.Errorf("after Reset: Totals() = %+v, want %+v (kept)", got, want)
 			}
 		})
