@@ -145,7 +145,10 @@ type RateLimiterConfig struct {
 	IdleTimeout time.Duration `json:"idleTimeout" yaml:"idleTimeout"`
 	// KeyFunc returns a request's key: nil means the client's IP address,
 	// from RemoteAddr or, with TrustedProxies, X-Forwarded-For (see
-	// ClientIP).
+	// ClientIP). A key may come straight from a header the client sends:
+	// the limiter keeps a key longer than ratelimit.MaxKeyLen bytes as a
+	// fixed-size digest, so a client's long values cost no more memory
+	// than short ones.
 	KeyFunc func(*http.Request) string `json:"-" yaml:"-"`
 	// TrustedProxies is how many reverse proxies in front of the server
 	// append to X-Forwarded-For: the default key is then that many entries
