@@ -59,7 +59,10 @@
 //   - [RateLimiter] limits requests per client (a ratelimit.Keyed) and
 //     answers 429 with Retry-After.
 //   - [Deadline] reads the deadline header and bounds the handler's context.
-//   - [Recover] turns a handler's panic into a 500 and keeps serving.
+//   - [Recover] turns a handler's panic into a 500 and keeps serving. The
+//     handler's ResponseWriter keeps exactly the optional interfaces of the
+//     server's (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher),
+//     so streaming, sendfile and websocket upgrades work behind it.
 //
 // # Health and shutdown
 //

@@ -12,7 +12,9 @@
 //     previous fixed window. Use it when the limit is stated as "N per
 //     minute" and a caller must not get a fresh burst at every minute mark.
 //   - [Keyed], one token bucket per key (client, tenant, route) with bounded
-//     memory: idle keys are forgotten and the number of keys is capped.
+//     memory: idle keys are forgotten, the number of keys is capped, and a
+//     key longer than [MaxKeyLen] bytes is kept as a fixed-size digest, so
+//     keys taken from requests cost little whatever their length.
 //
 // Bucket and Window decide with one compare-and-swap on shared state: no
 // lock and no allocation on any call. Keyed takes one short lock on the
