@@ -29,6 +29,10 @@ const (
 	DefaultTitle = "Fusebox"
 	// MinTokenLength is the shortest Token accepted with Actions.
 	MinTokenLength = 16
+	// DefaultMaxStreams is the MaxStreams of a Config that leaves it zero.
+	DefaultMaxStreams = 64
+	// MaxMaxStreams is the largest MaxStreams accepted.
+	MaxMaxStreams = 10000
 	// MinStreamWriteTimeout is the shortest time a write to an event
 	// stream may take before the stream ends (see Config.Heartbeat).
 	MinStreamWriteTimeout = 10 * time.Second
@@ -83,6 +87,12 @@ type Config struct {
 	// reading, such as a suspended laptop; the page reconnects by
 	// itself).
 	Heartbeat time.Duration `json:"heartbeat" yaml:"heartbeat"`
+	// MaxStreams is how many event streams (GET /events) may be open at
+	// once, 1 to MaxMaxStreams (10000): 0 means DefaultMaxStreams (64).
+	// Each open stream holds two goroutines and a connection; a request
+	// beyond the limit gets 503 Service Unavailable with a Retry-After
+	// and the connection closed, and is counted in Status.StreamsRefused.
+	MaxStreams int `json:"maxStreams" yaml:"maxStreams"`
 	// Title is the page's title: "" means DefaultTitle ("Fusebox").
 	Title string `json:"title" yaml:"title"`
 	// Actions enables operator actions on breakers (POST /actions:
@@ -146,6 +156,12 @@ func (c Config) validate() (Config, error) {
 	case c.Heartbeat < 100*time.Millisecond:
 		return c, fmt.Errorf("dashboard: Heartbeat %v out of range: want 0 (default %v) or 100ms or more", c.Heartbeat, DefaultHeartbeat)
 	}
+	switch {
+	case c.MaxStreams == 0:
+		c.MaxStreams = DefaultMaxStreams
+	case c.MaxStreams < 1 || c.MaxStreams > MaxMaxStreams:
+		return c, fmt.Errorf("dashboard: MaxStreams %d out of range: want 0 (default %d) or 1 to %d", c.MaxStreams, DefaultMaxStreams, MaxMaxStreams)
+	}
 	if c.Title == "" {
 		c.Title = DefaultTitle
 	}
@@ -188,6 +204,7 @@ type Dashboard struct {
 	byBreaker map[string]string
 	addID     uint64 // id of the latest named
 	subs      map[*subscriber]struct{}
+	refused   uint64 // event streams refused: MaxStreams were open
 	running   bool
 	closed    bool
 	stop      chan struct{}

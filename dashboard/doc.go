@@ -60,7 +60,12 @@
 //
 // A stream whose client stops reading ends when a write to it takes
 // longer than twice Config.Heartbeat (at least MinStreamWriteTimeout), and
-// at once on [Dashboard.Close]; the page reconnects by itself.
+// at once on [Dashboard.Close]; the page reconnects by itself. At most
+// Config.MaxStreams streams (64 by default) are open at once: beyond
+// that, GET /events answers 503 Service Unavailable with a Retry-After
+// and closes the connection, so that a refused stream holds no goroutine;
+// Status.Streams and Status.StreamsRefused count the open and the refused
+// ones.
 //
 // Mount it under a prefix with [net/http.StripPrefix], the prefix ending
 // in a slash: mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", d)).

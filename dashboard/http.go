@@ -180,12 +180,20 @@ func (s *subscriber) notify() {
 	}
 }
 
+// Why subscribe refuses a stream.
+var (
+	errClosed     = errors.New("the dashboard is closed")
+	errTooMany    = errors.New("too many event streams open (Config.MaxStreams): retry later")
+	streamRetryIn = "5" // seconds, the Retry-After of errTooMany
+)
+
 // subscribe registers an event stream writing through rc, starting the
-// sampler, and returns the full status for its first message; ok is
-// false when the dashboard is closed.
-func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first Status, ok bool) {
+// sampler, and returns the full status for its first message; it fails
+// with errClosed when the dashboard is closed, errTooMany when
+// Config.MaxStreams streams are open.
+func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first Status, err error) {
 	d.mu.Lock()
-	fresh := d.seq == 0 && !d.running && !d.closed
+	fresh := d.seq == 0 && !d.running && !d.closed && len(d.subs) < d.cfg.MaxStreams
 	d.mu.Unlock()
 	if fresh {
 		d.sample(true) // the first message shows the policies
@@ -193,12 +201,16 @@ func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
-		return nil, Status{}, false
+		return nil, Status{}, errClosed
+	}
+	if len(d.subs) >= d.cfg.MaxStreams {
+		d.refused++
+		return nil, Status{}, errTooMany
 	}
 	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN, rc: rc, timeout: d.writeTimeout}
 	d.subs[s] = struct{}{}
 	d.startLocked()
-	return s, d.statusLocked(true, 0, 0), true
+	return s, d.statusLocked(true, 0, 0), nil
 }
 
 func (d *Dashboard) unsubscribe(s *subscriber) {
@@ -222,9 +234,16 @@ func (d *Dashboard) update(s *subscriber) Status {
 // outlive the server's WriteTimeout.
 func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
-	sub, first, ok := d.subscribe(rc)
-	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "the dashboard is closed")
+	sub, first, err := d.subscribe(rc)
+	if err != nil {
+		if err == errTooMany {
+			// Closing the connection frees its goroutines at once: a
+			// client that opens stream after stream holds none.
+			w.Header().Set("Retry-After", streamRetryIn)
+			w.Header().Set("Connection", "close")
+		}
+		securityHeaders(w.Header())
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	defer d.unsubscribe(sub)

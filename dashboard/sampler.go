@@ -415,6 +415,9 @@ func (d *Dashboard) statusLocked(full bool, seq, change uint64) Status {
 		Full:        full,
 		Policies:    make([]PolicyStatus, 0, len(d.order)),
 		Timeline:    []Change{},
+
+		Streams:        len(d.subs),
+		StreamsRefused: d.refused,
 	}
 	if d.evSub != nil {
 		s.EventsDropped = d.evSub.Dropped()

@@ -481,7 +481,16 @@
       applyUpdate(JSON.parse(e.data));
       setConn('live', 'live · ' + fmtClock(new Date(serverNow()).toISOString()));
     });
-    es.addEventListener('error', () => setConn('reconnecting', 'reconnecting…'));
+    es.addEventListener('error', () => {
+      if (es.readyState !== EventSource.CLOSED) {
+        setConn('reconnecting', 'reconnecting…');
+        return;
+      }
+      // The server refused the stream (too many open: 503; or no read
+      // token: 401), and EventSource gives up on that: try again later.
+      setConn('reconnecting', 'refused by the server; retrying…');
+      setTimeout(connect, 5000 + Math.random() * 5000);
+    });
   }
 
   function tick() {
