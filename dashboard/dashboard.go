@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusebox-go/fusebox"
@@ -210,6 +211,26 @@ type Dashboard struct {
 	stop      chan struct{}
 	done      chan struct{} // closed when the sampler has stopped
 	closing   chan struct{} // closed by Close: event streams end
+
+	// The messages of the event streams: each sample is a frame, numbered
+	// from 1 (frameID is the latest); frameSeq and frameChange are the
+	// sample and the change it covers up to. When a stream is open, a
+	// frame's "update" message is built and encoded once for them all:
+	// frames holds the latest published ones, oldest first. full caches
+	// the "status" message (the full status) of a frame, a stream's
+	// first. pubMu orders samples' publication, fullMu the builds of full;
+	// either is taken before mu, never with it.
+	pubMu       sync.Mutex
+	fullMu      sync.Mutex
+	frameID     uint64
+	frameSeq    uint64
+	frameChange uint64
+	frames      []frame
+	full        frame
+	fullAt      int64 // Nanotime of the build of full
+
+	// builds counts the statuses built, for the tests.
+	builds atomic.Uint64
 }
 
 // named is a policy given to Add; id tells its rows from those of a

@@ -89,7 +89,7 @@ func (d *Dashboard) Status() Status {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.statusLocked(true, 0, 0)
+	return d.statusLocked(true, 0, 0, d.changeN)
 }
 
 func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
@@ -106,18 +106,12 @@ func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 // subscriber is one event stream. ch (capacity 1) says that there is
-// something new; seq and change are what the stream has sent so far.
+// something new; sent is the frame the stream has sent up to, written by
+// its handler only.
 type subscriber struct {
-	ch     chan struct{}
-	seq    uint64
-	change uint64
+	ch   chan struct{}
+	sent uint64
 
-	// rc sets the stream's write deadlines: arm before each write, end
-	// (from Close) to fail a write in progress at once, finish when the
-	// handler returns. mu orders them, so that no write starts with a
-	// fresh deadline after end. Deadlines are wall-clock times, so they
-	// come from the time package, not from Config.Clock; a ResponseWriter
-	// without deadlines (http.ErrNotSupported) writes without them.
 	rc       *http.ResponseController
 	timeout  time.Duration
 	mu       sync.Mutex
@@ -188,10 +182,10 @@ var (
 )
 
 // subscribe registers an event stream writing through rc, starting the
-// sampler, and returns the full status for its first message; it fails
-// with errClosed when the dashboard is closed, errTooMany when
+// sampler, and returns the message of its first message: the full status.
+// It fails with errClosed when the dashboard is closed, errTooMany when
 // Config.MaxStreams streams are open.
-func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first Status, err error) {
+func (d *Dashboard) subscribe(rc *http.ResponseController) (*subscriber, frame, error) {
 	d.mu.Lock()
 	fresh := d.seq == 0 && !d.running && !d.closed && len(d.subs) < d.cfg.MaxStreams
 	d.mu.Unlock()
@@ -199,33 +193,33 @@ func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first
 		d.sample(true) // the first message shows the policies
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
-		return nil, Status{}, errClosed
+		d.mu.Unlock()
+		return nil, frame{}, errClosed
 	}
 	if len(d.subs) >= d.cfg.MaxStreams {
 		d.refused++
-		return nil, Status{}, errTooMany
+		d.mu.Unlock()
+		return nil, frame{}, errTooMany
 	}
-	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN, rc: rc, timeout: d.writeTimeout}
+	s := &subscriber{ch: make(chan struct{}, 1), rc: rc, timeout: d.writeTimeout}
 	d.subs[s] = struct{}{}
 	d.startLocked()
-	return s, d.statusLocked(true, 0, 0), nil
+	d.mu.Unlock()
+	// The frames after the one of this message follow it.
+	first, err := d.fullMessage()
+	if err != nil {
+		d.unsubscribe(s)
+		return nil, frame{}, err
+	}
+	s.sent = first.id
+	return s, first, nil
 }
 
 func (d *Dashboard) unsubscribe(s *subscriber) {
 	d.mu.Lock()
 	delete(d.subs, s)
 	d.mu.Unlock()
-}
-
-// update returns what s has not been sent yet.
-func (d *Dashboard) update(s *subscriber) Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := d.statusLocked(false, s.seq, s.change)
-	s.seq, s.change = d.seq, d.changeN
-	return st
 }
 
 // serveEvents streams the status as Server-Sent Events until the client
@@ -236,14 +230,19 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 	rc := http.NewResponseController(w)
 	sub, first, err := d.subscribe(rc)
 	if err != nil {
-		if err == errTooMany {
+		securityHeaders(w.Header())
+		switch err {
+		case errTooMany:
 			// Closing the connection frees its goroutines at once: a
 			// client that opens stream after stream holds none.
 			w.Header().Set("Retry-After", streamRetryIn)
 			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		case errClosed:
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		default:
+			writeError(w, http.StatusInternalServerError, "encoding the status: "+err.Error())
 		}
-		securityHeaders(w.Header())
-		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return
 	}
 	defer d.unsubscribe(sub)
@@ -267,22 +266,7 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
-	var buf bytes.Buffer
-	send := func(event string, st Status) error {
-		buf.Reset()
-		buf.WriteString("event: ")
-		buf.WriteString(event)
-		buf.WriteString("\ndata: ")
-		if err := json.NewEncoder(&buf).Encode(st); err != nil { // ends in "\n"
-			return err
-		}
-		buf.WriteString("\n")
-		return write(buf.Bytes())
-	}
-	if write([]byte("retry: 2000\n\n")) != nil {
-		return
-	}
-	if send("status", first) != nil {
+	if write([]byte("retry: 2000\n\n")) != nil || write(first.data) != nil {
 		return
 	}
 
@@ -295,8 +279,15 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-d.closing:
 			return
 		case <-sub.ch:
-			if send("update", d.update(sub)) != nil {
+			fs, err := d.pending(sub.sent)
+			if err != nil {
 				return
+			}
+			for _, f := range fs {
+				if write(f.data) != nil {
+					return
+				}
+				sub.sent = f.id
 			}
 		case <-beat.C():
 			if write(heartbeat) != nil {

@@ -28,6 +28,7 @@ type stream struct {
 	resp   *http.Response
 	r      *bufio.Reader
 	cancel context.CancelFunc
+	data   string // of the latest event next returned
 }
 
 // openStream connects to srv's /events with a real client whose requests
@@ -110,6 +111,7 @@ func (s *stream) next() (string, Status) {
 			if err := json.Unmarshal([]byte(data), &st); err != nil {
 				s.t.Fatalf("event %q: bad data %v: %s", event, err, data)
 			}
+			s.data = data
 			return event, st
 		case strings.HasPrefix(l, ":"), strings.HasPrefix(l, "retry:"):
 		case strings.HasPrefix(l, "event: "):

@@ -1,9 +1,13 @@
 package dashboard
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -114,7 +118,101 @@ func TestEventsStreamLimit(t *testing.T) {
 	})
 	if s, resp := tryStream(t, client, url); s == nil {
 		t.Fatalf("a stream after one closed: %d, want 200", resp.StatusCode)
-	} else if ev, st := s.next(); ev != "status" || st.Streams != limit {
-		t.Errorf("first event of the new stream: %q, %d streams, want status and %d", ev, st.Streams, limit)
+	} else if ev, _ := s.next(); ev != "status" {
+		t.Errorf("first event of the new stream: %q, want status", ev)
+	}
+	if st := d.Status(); st.Streams != limit {
+		t.Errorf("status: %d streams, want %d", st.Streams, limit)
+	}
+}
+
+// Each sample's update is built once for all the streams, which get the
+// same bytes; and streams that connect between two samples share the
+// full status of their first message.
+func TestEventsBuildStatusOncePerSample(t *testing.T) {
+	const streams, samples = 8, 5
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	d := newDashboard(t, Config{Clock: clk, Interval: time.Second})
+	b := newBreaker(t, breaker.Config{Name: "svc", Clock: clk})
+	if err := d.Add("api", b); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(d)
+	t.Cleanup(srv.Close)
+	ss := make([]*stream, streams)
+	for i := range ss {
+		ss[i] = openStream(t, srv)
+		if ev, st := ss[i].next(); ev != "status" || st.Seq != 1 {
+			t.Fatalf("stream %d: first event %q, seq %d", i, ev, st.Seq)
+		}
+	}
+	if n := d.builds.Load(); n != 1 {
+		t.Errorf("%d streams connecting between two samples built the status %d times, want once", streams, n)
+	}
+	for i := range samples {
+		clk.BlockUntil(1 + streams) // the sampler's timer and each stream's heartbeat
+		before := d.builds.Load()
+		_ = b.Execute(context.Background(), ok)
+		clk.Advance(time.Second)
+		for j, s := range ss {
+			if ev, st := s.next(); ev != "update" || st.Seq != uint64(2+i) {
+				t.Fatalf("sample %d, stream %d: %q, seq %d", i, j, ev, st.Seq)
+			}
+			if s.data != ss[0].data {
+				t.Errorf("sample %d: stream %d got %s, stream 0 %s", i, j, s.data, ss[0].data)
+			}
+		}
+		if n := d.builds.Load() - before; n != 1 {
+			t.Errorf("sample %d built the status %d times for %d streams, want once", i+2, n, streams)
+		}
+	}
+}
+
+// A stream gets the frames it has not sent, in order; one that fell
+// further behind than the frames kept gets the full status instead.
+func TestEventsStreamBehind(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1700000000, 0))
+	// The sampler, which the stream starts, stays idle: the test samples.
+	d := newDashboard(t, Config{Clock: clk, Interval: time.Hour})
+	if err := d.Add("api", newBreaker(t, breaker.Config{Name: "svc", Clock: clk})); err != nil {
+		t.Fatal(err)
+	}
+	d.Status()
+	sub, first, err := d.subscribe(http.NewResponseController(httptest.NewRecorder()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.unsubscribe(sub)
+	if first.id != 1 || sub.sent != 1 || !strings.HasPrefix(string(first.data), "event: status\n") {
+		t.Fatalf("first message: frame %d, sent %d, %.40q", first.id, sub.sent, first.data)
+	}
+	for range 3 {
+		clk.Advance(time.Millisecond)
+		d.sample(true)
+	}
+	fs, err := d.pending(sub.sent)
+	if err != nil || len(fs) != 3 {
+		t.Fatalf("pending after 3 samples: %d frames, %v; want 3", len(fs), err)
+	}
+	for i, f := range fs {
+		if f.id != uint64(2+i) || !strings.HasPrefix(string(f.data), "event: update\n") {
+			t.Errorf("frame %d: id %d, %.40q; want id %d, an update", i, f.id, f.data, 2+i)
+		}
+	}
+	sub.sent = fs[len(fs)-1].id
+	for range maxFrames + 1 {
+		clk.Advance(time.Millisecond)
+		d.sample(true)
+	}
+	fs, err = d.pending(sub.sent)
+	if err != nil || len(fs) != 1 || fs[0].id != d.frameID || !strings.HasPrefix(string(fs[0].data), "event: status\n") {
+		t.Fatalf("pending %d samples behind: %d frames (%v), want the full status of frame %d", maxFrames+1, len(fs), err, d.frameID)
+	}
+	var st Status
+	if err := json.Unmarshal(bytes.TrimPrefix(bytes.TrimSpace(fs[0].data), []byte("event: status\ndata: ")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Full || st.Seq != uint64(1+3+maxFrames+1) || len(st.Policies[0].History) != 3+maxFrames+1 {
+		t.Errorf("full status: full %v, seq %d, %d points", st.Full, st.Seq, len(st.Policies[0].History))
 	}
 }
