@@ -28,7 +28,8 @@ const (
 	DefaultHeartbeat = 15 * time.Second
 	// DefaultTitle is the Title of a Config that leaves it empty.
 	DefaultTitle = "Fusebox"
-	// MinTokenLength is the shortest Token accepted with Actions.
+	// MinTokenLength is the shortest Token accepted with Actions, and
+	// the shortest ReadToken.
 	MinTokenLength = 16
 	// DefaultMaxStreams is the MaxStreams of a Config that leaves it zero.
 	DefaultMaxStreams = 64
@@ -104,6 +105,20 @@ type Config struct {
 	// MinTokenLength (16) bytes. Required when Actions is true; it must
 	// be empty otherwise.
 	Token string `json:"-" yaml:"-"`
+	// ReadToken, when set, is required to read the dashboard: the page,
+	// /status.json and /events answer 401 Unauthorized without a token
+	// and 403 Forbidden with a wrong one. At least MinTokenLength (16)
+	// bytes; "" leaves reading open. The action Token, when set, is
+	// accepted for reading too; the ReadToken never grants actions. A
+	// client sends it as "Authorization: Bearer <token>"; a browser opens
+	// the page as ".../?token=<token>" (either token), which answers with
+	// a cookie (HttpOnly, SameSite=Strict, scoped to the dashboard's path,
+	// Secure over TLS, for the browser session) that holds neither token
+	// and grants reading only, so that the page's event stream, which
+	// cannot send a header, is let in too. The page then takes the token
+	// out of the address bar. The static assets (script, style, icon) need
+	// no token.
+	ReadToken string `json:"-" yaml:"-"`
 	// OnAction, when set, is called after each operator action that was
 	// carried out, for an audit log. It runs outside any lock of the
 	// dashboard, in the request's goroutine.
@@ -172,6 +187,9 @@ func (c Config) validate() (Config, error) {
 	if !c.Actions && c.Token != "" {
 		return c, errors.New("dashboard: Token set with Actions false: want an empty Token, or Actions true")
 	}
+	if c.ReadToken != "" && len(c.ReadToken) < MinTokenLength {
+		return c, fmt.Errorf("dashboard: ReadToken of %d bytes out of range: want 0 (reading open) or %d bytes or more", len(c.ReadToken), MinTokenLength)
+	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()
 	}
@@ -188,6 +206,7 @@ type Dashboard struct {
 	refresh      chan struct{} // a state change to push; capacity 1
 	evSub        *fusebox.Subscription
 	writeTimeout time.Duration // bound of each write to an event stream
+	readCookie   string        // the value of the read cookie, with ReadToken
 
 	mu        sync.Mutex
 	named     []named // in the order added
@@ -261,6 +280,9 @@ func New(cfg Config) (*Dashboard, error) {
 		byBreaker:    map[string]string{},
 		subs:         map[*subscriber]struct{}{},
 		closing:      make(chan struct{}),
+	}
+	if c.ReadToken != "" {
+		d.readCookie = readCookieValue(c.ReadToken)
 	}
 	d.mux = http.NewServeMux()
 	d.routes()

@@ -97,6 +97,7 @@ func TestConfigValidation(t *testing.T) {
 		{Config{Actions: true}, "Token of 0 bytes out of range"},
 		{Config{Actions: true, Token: "short"}, "Token of 5 bytes out of range"},
 		{Config{Token: "0123456789abcdef"}, "Token set with Actions false"},
+		{Config{ReadToken: "short"}, "ReadToken of 5 bytes out of range: want 0 (reading open) or 16 bytes or more"},
 		{Config{Sources: []Source{nil}}, "Sources[0] is nil"},
 	} {
 		_, err := New(c.cfg)

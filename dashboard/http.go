@@ -2,15 +2,12 @@ package dashboard
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"html/template"
 	"mime"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +46,12 @@ func securityHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 }
 
-func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
+func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request) {
+	status, setCookie := d.readAccess(r, true)
+	if status != 0 {
+		refuseRead(w, status, true)
+		return
+	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, struct{ Title string }{d.cfg.Title}); err != nil {
 		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
@@ -60,6 +62,10 @@ func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
+	if setCookie {
+		d.setReadCookie(w, r)
+		h.Set("Cache-Control", "no-store")
+	}
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -92,7 +98,11 @@ func (d *Dashboard) Status() Status {
 	return d.statusLocked(true, 0, 0, d.changeN)
 }
 
-func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func (d *Dashboard) serveStatus(w http.ResponseWriter, r *http.Request) {
+	if status, _ := d.readAccess(r, false); status != 0 {
+		refuseRead(w, status, false)
+		return
+	}
 	body, err := json.Marshal(d.Status())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encoding the status: "+err.Error())
@@ -227,6 +237,10 @@ func (d *Dashboard) unsubscribe(s *subscriber) {
 // closed. Each write has its own deadline, which also lets the stream
 // outlive the server's WriteTimeout.
 func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if status, _ := d.readAccess(r, false); status != 0 {
+		refuseRead(w, status, false)
+		return
+	}
 	rc := http.NewResponseController(w)
 	sub, first, err := d.subscribe(rc)
 	if err != nil {
@@ -320,9 +334,7 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing Authorization: Bearer <token>")
 		return
 	}
-	// The scheme is case-insensitive (RFC 9110, section 11.1).
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !d.tokenOK(strings.TrimLeft(token, " ")) {
+	if token, ok := bearer(auth); !ok || !d.tokenOK(token) {
 		writeError(w, http.StatusForbidden, "wrong token")
 		return
 	}
@@ -364,13 +376,6 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(a)
-}
-
-// tokenOK compares token with the configured one in constant time; the
-// hashes make the time independent of the lengths too.
-func (d *Dashboard) tokenOK(token string) bool {
-	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(d.cfg.Token))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // findBreaker returns the breaker of a row, with the HTTP status of the

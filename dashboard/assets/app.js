@@ -500,6 +500,20 @@
     }
   }
 
+  // A page opened as ?token=<read token> got its cookie with it: take the
+  // token out of the address bar (and so out of bookmarks and shares).
+  function dropTokenFromURL() {
+    try {
+      const u = new URL(window.location.href);
+      if (!u.searchParams.has('token')) return;
+      u.searchParams.delete('token');
+      window.history.replaceState(window.history.state, '', u.pathname + u.search + u.hash);
+    } catch {
+      /* an odd URL: leave it */
+    }
+  }
+
+  dropTokenFromURL();
   document.addEventListener('DOMContentLoaded', () => {
     $('filter').addEventListener('input', render);
     $('problems').addEventListener('change', render);
