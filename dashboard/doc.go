@@ -54,7 +54,8 @@
 //	GET  /events       Server-Sent Events: "status" (a full Status) on
 //	                   connect, then "update" (only new samples and
 //	                   changes) after each sample and each state change,
-//	                   and a comment line as a heartbeat
+//	                   and a comment line as a heartbeat; a stream that
+//	                   fell behind gets a "status" again
 //	POST /actions      operator actions on breakers (force-open, reset,
 //	                   disable), only with Config.Actions
 //
@@ -65,7 +66,9 @@
 // that, GET /events answers 503 Service Unavailable with a Retry-After
 // and closes the connection, so that a refused stream holds no goroutine;
 // Status.Streams and Status.StreamsRefused count the open and the refused
-// ones.
+// ones. Each sample's "update" is built and encoded once, and the same
+// bytes go to every stream; the "status" of a stream's first message is
+// shared likewise by the streams that start within a second.
 //
 // Mount it under a prefix with [net/http.StripPrefix], the prefix ending
 // in a slash: mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", d)).
