@@ -122,6 +122,12 @@ type subscriber struct {
 	ch   chan struct{}
 	sent uint64
 
+	// rc sets the stream's write deadlines: arm before each write, end
+	// (from Close) to fail a write in progress at once, finish when the
+	// handler returns. mu orders them, so that no write starts with a
+	// fresh deadline after end. Deadlines are wall-clock times, so they
+	// come from the time package, not from Config.Clock; a ResponseWriter
+	// without deadlines (http.ErrNotSupported) writes without them.
 	rc       *http.ResponseController
 	timeout  time.Duration
 	mu       sync.Mutex
@@ -186,13 +192,16 @@ func (s *subscriber) notify() {
 
 // Why subscribe refuses a stream.
 var (
-	errClosed     = errors.New("the dashboard is closed")
-	errTooMany    = errors.New("too many event streams open (Config.MaxStreams): retry later")
-	streamRetryIn = "5" // seconds, the Retry-After of errTooMany
+	errClosed  = errors.New("the dashboard is closed")
+	errTooMany = errors.New("too many event streams open (Config.MaxStreams): retry later")
 )
 
+// streamRetryIn is the Retry-After, in seconds, of a stream refused with
+// errTooMany.
+const streamRetryIn = "5"
+
 // subscribe registers an event stream writing through rc, starting the
-// sampler, and returns the message of its first message: the full status.
+// sampler, and returns the frame of its first message: the full status.
 // It fails with errClosed when the dashboard is closed, errTooMany when
 // Config.MaxStreams streams are open.
 func (d *Dashboard) subscribe(rc *http.ResponseController) (*subscriber, frame, error) {
