@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -96,6 +97,8 @@ every endpoint together. Everything shown is measured on the wire.
 At the end it prints a summary, writes an HTML report with charts, and with
 --json writes the summary as JSON instead.
 
+`+wrap("The summary's verdict on /users follows from its numbers: "+demo.VerdictRules(), 76)+`
+
 Flags:
 `)
 	var sc demo.Scenario = demo.DefaultScenario()
@@ -108,6 +111,28 @@ Every number of the scenario, the protections' included, can be set in a
 YAML file: 'fusebox demo --print-scenario > demo.yaml', edit, then
 'fusebox demo --scenario demo.yaml'.
 `)
+}
+
+// wrap breaks text into lines of at most width runes, between words (a
+// longer word has a line of its own).
+func wrap(text string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, w := range strings.Fields(text) {
+		n := utf8.RuneCountInString(w)
+		switch {
+		case col == 0:
+		case col+1+n > width:
+			b.WriteByte('\n')
+			col = 0
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += n
+	}
+	return b.String()
 }
 
 // parseDemo reads the scenario: the defaults, then the YAML file named by
@@ -336,8 +361,9 @@ func (r *reportFile) abandon() {
 // jsonSummary is what --json writes.
 type jsonSummary struct {
 	Headline string `json:"headline"`
-	// UsersUnaffected says, per run, whether /users kept ≥99% success and
-	// its p99 within 2× baseline while payments was down.
+	// UsersUnaffected says, per run, whether /users stayed up while
+	// payments was down (see demo.VerdictRules); each run's summary has
+	// the verdict itself, usersVerdict.
 	UsersUnaffected map[string]bool   `json:"usersUnaffected"`
 	Runs            []*demo.RunResult `json:"runs"`
 	Report          string            `json:"report,omitempty"`

@@ -97,7 +97,7 @@ func TestAnalyze(t *testing.T) {
 	marks := [numPhases + 1]uint64{0, 100, 130, 150, 300}
 	r := analyze(sc, "unprotected", NoProtection(), rec, marks, nil)
 	s := r.Summary
-	if s.UsersSuccessDown != 0 || s.UsersUnaffected {
+	if s.UsersSuccessDown != 0 || s.UsersUnaffected || s.UsersVerdict != WentDown {
 		t.Errorf("users %+v", s)
 	}
 	if s.UsersP99BaselineMs != 10 || s.UsersP99DownMs != 2000 {

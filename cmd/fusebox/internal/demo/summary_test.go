@@ -1,0 +1,139 @@
+package demo
+
+import (
+	"strings"
+	"testing"
+)
+
+// users is a summary with /users numbers only: success share, p99 while
+// payments was down and p99 baseline (ms), and the /users requests sent
+// while payments was down.
+func users(success, p99, baseline float64, n int) Summary {
+	return Summary{UsersSuccessDown: success, UsersP99DownMs: p99, UsersP99BaselineMs: baseline, UsersRequestsDown: n}
+}
+
+// TestHeadlineVerdict builds headlines from summary numbers alone: the
+// verdict on each run must follow from the numbers printed beside it.
+func TestHeadlineVerdict(t *testing.T) {
+	tests := []struct {
+		name        string
+		u, p        *Summary // nil: the run was not made
+		pProtection string   // the protected run's protections; "all" if empty
+		want        []string // in the headline
+		notWant     []string
+	}{{
+		// The issue: a 1s run where nothing cascaded, its noise called
+		// "went down".
+		name: "issue 12: 100% success, p99 54ms, 2.3× baseline",
+		u:    ptr(users(1, 54, 23.5, 480)),
+		p:    ptr(users(1, 25, 23, 480)),
+		want: []string{
+			"/users stayed up without protection (100.0% success, p99 54ms, 2.3× baseline)",
+			"This run did not show the cascade",
+		},
+		notWant: []string{"went down"},
+	}, {
+		// A real default run on a loaded machine: the protected p99 is
+		// 2.4× its baseline but only 88ms more, which is noise.
+		name: "cascade shown",
+		u:    ptr(users(0.6074, 3011.6, 146.3, 484)),
+		p:    ptr(users(1, 153.4, 64.9, 480)),
+		want: []string{"While payments was down, /users went down with it without protection (60.7% success, p99 3.01s, 20.6× baseline) and stayed up with Fusebox (100.0% success, p99 153ms, 2.4× baseline)."},
+	}, {
+		name:    "all answered, but seconds late",
+		u:       ptr(users(1, 2900, 22, 480)),
+		p:       ptr(users(1, 24, 22, 480)),
+		want:    []string{"/users slowed down without protection (100.0% success, p99 2.90s, 131.8× baseline) and stayed up with Fusebox"},
+		notWant: []string{"went down", "did not show"},
+	}, {
+		name:    "a few failures",
+		u:       ptr(users(0.95, 3000, 22, 480)),
+		p:       ptr(users(1, 24, 22, 480)),
+		want:    []string{"/users partly failed without protection (95.0% success"},
+		notWant: []string{"went down"},
+	}, {
+		name:    "down in both runs",
+		u:       ptr(users(0.4, 4000, 22, 480)),
+		p:       ptr(users(0.7, 3000, 22, 480)),
+		want:    []string{"went down with it without protection (40.0% success", "and went down with it with Fusebox (70.0% success", "The protections did not keep /users up in this run."},
+		notWant: []string{"did not show"},
+	}, {
+		name: "worse with protection",
+		u:    ptr(users(1, 24, 22, 480)),
+		p:    ptr(users(0.5, 1500, 22, 480)),
+		want: []string{"stayed up without protection", "went down with it with Fusebox", "/users fared worse with the protections than without in this run."},
+	}, {
+		name:        "protections off in the protected run",
+		u:           ptr(users(0.5, 3000, 22, 480)),
+		p:           ptr(users(0.45, 3000, 22, 480)),
+		pProtection: "none",
+		want:        []string{"went down with it with every protection off (45.0% success"},
+		notWant:     []string{"Fusebox"},
+	}, {
+		name:        "some protections",
+		u:           ptr(users(0.5, 3000, 22, 480)),
+		p:           ptr(users(1, 23, 22, 480)),
+		pProtection: "deadline,bulkhead",
+		want:        []string{"stayed up with Fusebox's deadline and bulkhead (100.0% success"},
+	}, {
+		name:    "too few requests",
+		u:       ptr(users(0, 4000, 22, 12)),
+		p:       ptr(users(1, 23, 22, 12)),
+		want:    []string{"had too few requests to tell without protection (12 while payments was down, want at least 100)"},
+		notWant: []string{"went down", "stayed up"},
+	}, {
+		name: "no baseline",
+		u:    ptr(users(1, 23, 0, 480)),
+		p:    ptr(users(1, 23, 0, 480)),
+		want: []string{"stayed up without protection (100.0% success, p99 23ms)"},
+	}, {
+		name: "only the protected run",
+		p:    ptr(users(1, 23, 22, 480)),
+		want: []string{"While payments was down, /users stayed up with Fusebox (100.0% success, p99 23ms, 1.0× baseline)."},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := &Result{Scenario: DefaultScenario()}
+			if tt.u != nil {
+				res.Runs = append(res.Runs, &RunResult{Name: "unprotected", Protection: "none", Summary: *tt.u})
+			}
+			if tt.p != nil {
+				prot := tt.pProtection
+				if prot == "" {
+					prot = "all"
+				}
+				res.Runs = append(res.Runs, &RunResult{Name: "protected", Protection: prot, Summary: *tt.p})
+			}
+			h := res.Headline()
+			for _, w := range tt.want {
+				if !strings.Contains(h, w) {
+					t.Errorf("headline lacks %q:\n%s", w, h)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(h, w) {
+					t.Errorf("headline has %q:\n%s", w, h)
+				}
+			}
+		})
+	}
+}
+
+// TestHeadlineNeverDownAt100: whatever the latencies, a run in which every
+// /users request was answered is never said to have gone down.
+func TestHeadlineNeverDownAt100(t *testing.T) {
+	for _, p99 := range []float64{1, 22, 54, 500, 3000, 60000} {
+		for _, base := range []float64{0, 1, 22, 1000} {
+			s := users(1, p99, base, 480)
+			res := &Result{Scenario: DefaultScenario(), Runs: []*RunResult{
+				{Name: "unprotected", Protection: "none", Summary: s},
+				{Name: "protected", Protection: "all", Summary: s},
+			}}
+			if h := res.Headline(); strings.Contains(h, "went down") {
+				t.Errorf("p99 %vms, baseline %vms, 100%% success: %s", p99, base, h)
+			}
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
