@@ -292,7 +292,7 @@ func (r *Result) note(u, p *RunResult) string {
 	uv := u.Summary.usersVerdict()
 	if p == nil || p.Protection == "none" {
 		if uv == StayedUp {
-			return "This run did not show the cascade."
+			return "This run did not show the cascade." + r.cannot()
 		}
 		return ""
 	}
@@ -300,11 +300,20 @@ func (r *Result) note(u, p *RunResult) string {
 	case pv == TooFewRequests:
 		return ""
 	case uv == StayedUp && pv == StayedUp:
-		return "This run did not show the cascade, so it says nothing of the protections."
+		return "This run did not show the cascade, so it says nothing of the protections." + r.cannot()
 	case uv == StayedUp:
 		return "/users fared worse with the protections than without in this run."
 	case pv != StayedUp:
 		return "The protections did not keep /users up in this run."
+	}
+	return ""
+}
+
+// cannot says why the scenario could not show the cascade (CheckCascade),
+// or nothing when it could.
+func (r *Result) cannot() string {
+	if err := r.Scenario.CheckCascade(); err != nil {
+		return " The scenario could not: " + strings.TrimPrefix(err.Error(), "scenario: ") + "."
 	}
 	return ""
 }

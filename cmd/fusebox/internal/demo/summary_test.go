@@ -3,6 +3,7 @@ package demo
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // users is a summary with /users numbers only: success share, p99 while
@@ -132,6 +133,23 @@ func TestHeadlineNeverDownAt100(t *testing.T) {
 			if h := res.Headline(); strings.Contains(h, "went down") {
 				t.Errorf("p99 %vms, baseline %vms, 100%% success: %s", p99, base, h)
 			}
+		}
+	}
+}
+
+// TestHeadlineTooShort: the run, 1s long, cannot show the
+// cascade (Run does not refuse it; the command does): the headline says
+// so, and why.
+func TestHeadlineTooShort(t *testing.T) {
+	sc := DefaultScenario().scaled(time.Second)
+	res := &Result{Scenario: sc, Runs: []*RunResult{
+		{Name: "unprotected", Protection: "none", Summary: users(1, 54, 23.5, 130)},
+		{Name: "protected", Protection: "all", Summary: users(1, 25, 23, 130)},
+	}}
+	h := res.Headline()
+	for _, w := range []string{"This run did not show the cascade", "The scenario could not: slow 320ms too short to show the cascade: want at least 1.71s"} {
+		if !strings.Contains(h, w) {
+			t.Errorf("headline lacks %q:\n%s", w, h)
 		}
 	}
 }
