@@ -333,7 +333,7 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("runs %+v", got.Runs)
 	}
 	for _, r := range got.Runs {
-		for _, k := range []string{"usersSuccessDown", "usersP99BaselineMs", "usersP99DownMs", "ordersOkDown", "ordersDegradedDown", "ordersFailedDown", "peakGoroutines", "paymentsRequestsDown", "timeToDetectMs", "timeToRecoverMs"} {
+		for _, k := range []string{"usersSuccessDown", "usersP99BaselineMs", "usersP99DownMs", "ordersOkDown", "ordersDegradedDown", "ordersFailedDown", "peakGoroutines", "paymentsRequestsDown", "timeToDetectMs", "usersVerdict", "usersUnhealthyMs", "ordersFullAgainMs"} {
 			if _, ok := r.Summary[k]; !ok {
 				t.Errorf("run %s: summary lacks %q", r.Name, k)
 			}

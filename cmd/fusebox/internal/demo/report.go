@@ -628,7 +628,18 @@ func (r *Result) summaryRows() [][]string {
 	row("peak goroutines (whole run)", func(s Summary) string { return thousands(int64(s.PeakGoroutines)) })
 	row("peak requests in the gateway", func(s Summary) string { return thousands(s.PeakGatewayInFlight) })
 	row("time to detect (breaker opened)", func(s Summary) string { return optMs(s.TimeToDetectMs, "never") })
-	row("time to recover (orders in full)", func(s Summary) string { return optMs(s.TimeToRecoverMs, "not in the run") })
+	row("time /users was unhealthy (whole run)", func(s Summary) string {
+		if s.UsersUnhealthyMs <= 0 {
+			return "none"
+		}
+		return fmtMs(s.UsersUnhealthyMs)
+	})
+	row("/orders back to full answers after payments recovered", func(s Summary) string {
+		if s.OrdersDegradedDown <= 0 {
+			return "n/a: never degraded"
+		}
+		return optMs(s.OrdersFullAgainMs, "not in the run")
+	})
 	row("/users verdict", func(s Summary) string { return string(s.usersVerdict()) })
 	return rows
 }

@@ -77,11 +77,22 @@ type Summary struct {
 	// breaker in front of payments opened; null when it never did (no
 	// breaker).
 	TimeToDetectMs *float64 `json:"timeToDetectMs"`
-	// TimeToRecoverMs is the time from payments' recovery until /orders
-	// were answered in full again: the first second in which at least 95%
-	// of /orders got full answers and 99% of /users succeeded. Null when
-	// that did not happen before the end of the run.
-	TimeToRecoverMs *float64 `json:"timeToRecoverMs"`
+	// UsersUnhealthyMs is how long /users was unhealthy, over the whole
+	// run: the total of the half seconds (by the time requests were sent)
+	// in which /users missed the thresholds of "stayed up" (VerdictRules):
+	// fewer than 99% answered, or a p99 beyond 2× its baseline and 250ms
+	// over it. 0 when never. Both runs have it: it is how long the cascade
+	// lasted, recovery included.
+	UsersUnhealthyMs float64 `json:"usersUnhealthyMs"`
+	// OrdersFullAgainMs is the time from payments' recovery until /orders
+	// were answered in full again (the first second in which at least 95%
+	// of them were), in a run that answered them degraded while payments
+	// was down: the time to switch back from the fallback. Null when no
+	// /orders were answered degraded (they failed instead: nothing to
+	// switch back from, and they are answered in full as soon as payments
+	// is, which is no recovery of theirs), or when they were not answered
+	// in full again before the end of the run.
+	OrdersFullAgainMs *float64 `json:"ordersFullAgainMs"`
 	// Requests counts every request sent; UsersRequestsDown and
 	// OrdersRequestsDown those sent while payments was down.
 	Requests           int `json:"requests"`
@@ -133,31 +144,49 @@ func analyze(sc Scenario, name string, prot Protection, rec *recorder, marks [nu
 			break
 		}
 	}
-	if d, ok := recoverTime(samples, b[PhaseRecovery], b[numPhases]); ok {
-		v := ms(d)
-		s.TimeToRecoverMs = &v
+	s.UsersUnhealthyMs = ms(unhealthyTime(samples, base.p99, b[numPhases]))
+	if orders.degraded > 0 {
+		if d, ok := fullAgainTime(samples, b[PhaseRecovery], b[numPhases]); ok {
+			v := ms(d)
+			s.OrdersFullAgainMs = &v
+		}
 	}
 	return r
 }
 
-// recoverTime finds the first window of a second (or what is left of the
-// run), starting from `from` in steps of 100ms, in which /orders got full
-// answers for at least 95% of the requests sent and /users succeeded for
-// 99%, and returns its start's distance from `from`.
-func recoverTime(samples []sample, from, end time.Duration) (time.Duration, bool) {
+// fullAgainTime finds the first window of a second (or what is left of
+// the run), starting from `from` in steps of 100ms, in which /orders got
+// full answers for at least 95% of the requests sent, and returns its
+// start's distance from `from`.
+func fullAgainTime(samples []sample, from, end time.Duration) (time.Duration, bool) {
 	const step = 100 * time.Millisecond
 	for t := from; t < end; t += step {
 		w := min(time.Second, end-t)
 		if w < 300*time.Millisecond {
 			break
 		}
-		o := summarize(filter(samples, Orders, t, t+w), 0)
-		u := summarize(filter(samples, Users, t, t+w), 0)
-		if o.n >= 3 && o.okShare >= 0.95 && (u.n == 0 || u.successShare >= 0.99) {
+		if o := summarize(filter(samples, Orders, t, t+w), 0); o.n >= 3 && o.okShare >= 0.95 {
 			return t - from, true
 		}
 	}
 	return 0, false
+}
+
+// unhealthyTime returns the total length of the half seconds of [0, end),
+// by the time requests were sent, in which /users missed the thresholds
+// of "stayed up": fewer than upSuccess answered, or a p99 slowed down from
+// base. A half second without /users requests is not counted.
+func unhealthyTime(samples []sample, base, end time.Duration) time.Duration {
+	const slot = 500 * time.Millisecond
+	var total time.Duration
+	for t := time.Duration(0); t < end; t += slot {
+		to := min(t+slot, end)
+		u := summarize(filter(samples, Users, t, to), 0)
+		if u.n > 0 && (u.successShare < upSuccess || slowed(ms(u.p99), ms(base))) {
+			total += to - t
+		}
+	}
+	return total
 }
 
 // Run returns the run named name, or nil.
@@ -219,10 +248,16 @@ func (s Summary) usersVerdict() Verdict {
 		return WentDown
 	case s.UsersSuccessDown < upSuccess:
 		return PartlyFailed
-	case s.UsersP99DownMs > slowFactor*s.UsersP99BaselineMs && s.UsersP99DownMs-s.UsersP99BaselineMs > slowMarginMs:
+	case slowed(s.UsersP99DownMs, s.UsersP99BaselineMs):
 		return SlowedDown
 	}
 	return StayedUp
+}
+
+// slowed reports whether a p99 is slowed down from its baseline: beyond
+// slowFactor times it and slowMarginMs over it (both in milliseconds).
+func slowed(p99, baseline float64) bool {
+	return p99 > slowFactor*baseline && p99-baseline > slowMarginMs
 }
 
 // Headline says in one sentence what the demo showed, and in a second one

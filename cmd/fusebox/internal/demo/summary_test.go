@@ -155,3 +155,75 @@ func TestHeadlineTooShort(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// timeline records a synthetic run of sc: a /users and an /orders request
+// every 10ms, with the outcome and latency the functions give for the
+// time they are sent.
+func timeline(sc Scenario, name string, prot Protection, usersAt, ordersAt func(time.Duration) (Outcome, time.Duration)) *RunResult {
+	rec := newRecorder(time.Now())
+	for at := time.Duration(0); at < sc.Total(); at += 10 * time.Millisecond {
+		o, l := usersAt(at)
+		rec.add(sample{ep: Users, outcome: o, start: at, latency: l})
+		o, l = ordersAt(at)
+		rec.add(sample{ep: Orders, outcome: o, start: at, latency: l})
+	}
+	return analyze(sc, name, prot, rec, [numPhases + 1]uint64{}, nil)
+}
+
+// TestRecoveryRows: after payments recovers, the unprotected run's /orders
+// are answered in full at once, because they were failing, not degraded;
+// the protected run's go from degraded to full answers when its breaker
+// closes. The table must not read as the unprotected run recovering
+// faster: its /users were down for seconds, the protected run's never.
+func TestRecoveryRows(t *testing.T) {
+	sc := DefaultScenario()
+	sc.Healthy, sc.Slow, sc.Errors, sc.Recovery = 2*time.Second, 2*time.Second, 2*time.Second, 2*time.Second
+	ok := func(time.Duration) (Outcome, time.Duration) { return OK, 20 * time.Millisecond }
+	// Unprotected: /users turned away from 2.5s to 5s (the gateway full),
+	// /orders failing until payments recovers at 6s.
+	u := timeline(sc, "unprotected", NoProtection(),
+		func(at time.Duration) (Outcome, time.Duration) {
+			if at >= 2500*time.Millisecond && at < 5*time.Second {
+				return Failed, time.Millisecond
+			}
+			return OK, 20 * time.Millisecond
+		},
+		func(at time.Duration) (Outcome, time.Duration) {
+			if at >= 2*time.Second && at < 6*time.Second {
+				return Failed, 4 * time.Second
+			}
+			return OK, 30 * time.Millisecond
+		})
+	// Protected: /users fine throughout, /orders degraded until 200ms
+	// after payments recovered.
+	p := timeline(sc, "protected", FullProtection(), ok,
+		func(at time.Duration) (Outcome, time.Duration) {
+			if at >= 2*time.Second && at < 6200*time.Millisecond {
+				return Degraded, 5 * time.Millisecond
+			}
+			return OK, 30 * time.Millisecond
+		})
+	res := &Result{Scenario: sc, Runs: []*RunResult{u, p}}
+	rows := res.summaryRows()
+	cells := map[string][]string{}
+	for _, r := range rows[1:] {
+		cells[r[0]] = r[1:]
+		if strings.Contains(r[0], "recover") && r[1] == "0ms" {
+			t.Errorf("row %q reads 0ms for the unprotected run, which never degraded: %v", r[0], r)
+		}
+	}
+	check := func(label string, want ...string) {
+		t.Helper()
+		got, found := cells[label]
+		if !found {
+			t.Errorf("no row %q in the table:\n%v", label, rows)
+			return
+		}
+		if strings.Join(got, " | ") != strings.Join(want, " | ") {
+			t.Errorf("row %q: %q, want %q", label, got, want)
+		}
+	}
+	check("/orders back to full answers after payments recovered", "n/a: never degraded", "200ms")
+	check("time /users was unhealthy (whole run)", "2.50s", "none")
+	check("/users verdict", "went down", "stayed up")
+}
