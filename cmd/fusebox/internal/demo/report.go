@@ -634,9 +634,9 @@ func (r *Result) summaryRows() [][]string {
 		}
 		return fmtMs(s.UsersUnhealthyMs)
 	})
-	row("/orders back to full answers after payments recovered", func(s Summary) string {
+	row("time to full /orders after payments recovered", func(s Summary) string {
 		if s.OrdersDegradedDown <= 0 {
-			return "n/a: never degraded"
+			return "never degraded"
 		}
 		return optMs(s.OrdersFullAgainMs, "not in the run")
 	})

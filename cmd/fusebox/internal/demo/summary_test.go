@@ -223,7 +223,7 @@ func TestRecoveryRows(t *testing.T) {
 			t.Errorf("row %q: %q, want %q", label, got, want)
 		}
 	}
-	check("/orders back to full answers after payments recovered", "n/a: never degraded", "200ms")
+	check("time to full /orders after payments recovered", "never degraded", "200ms")
 	check("time /users was unhealthy (whole run)", "2.50s", "none")
 	check("/users verdict", "went down", "stayed up")
 }
