@@ -2,12 +2,16 @@ package chaos
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,6 +35,37 @@ func ifaces(w http.ResponseWriter) string {
 		got = append(got, "Pusher")
 	}
 	return "[" + strings.Join(got, " ") + "]"
+}
+
+// bareWriter hides every optional interface of the writer it wraps, as a
+// middleware that knows none of them would.
+type bareWriter struct{ w http.ResponseWriter }
+
+func (b bareWriter) Header() http.Header         { return b.w.Header() }
+func (b bareWriter) Write(p []byte) (int, error) { return b.w.Write(p) }
+func (b bareWriter) WriteHeader(code int)        { b.w.WriteHeader(code) }
+
+// unwrapper is a bareWriter that http.ResponseController can see through.
+type unwrapper struct{ bareWriter }
+
+func (u unwrapper) Unwrap() http.ResponseWriter { return u.w }
+
+// logLines collects what a server logs.
+type logLines struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logLines) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.String()
 }
 
 // upgrade dials addr and asks path for a protocol upgrade, as a websocket
@@ -130,7 +165,8 @@ func TestServerKeepsOptionalInterfaces(t *testing.T) {
 // A handler on a Server upgrades the connection by hand, as a websocket
 // server does, whether it asserts http.Hijacker or goes through
 // http.ResponseController; a Flush after the hijack is refused, without
-// reaching the connection. The requests are counted as hijacked. Before,
+// reaching the connection. The requests are counted as hijacked, also
+// under a ResetFault, which leaves the connection alone. Before,
 // the assertion failed (the handler answered 500), and a Flush after a
 // hijack through the controller reached net/http's writer, which panicked,
 // so that the handler never served the upgraded connection.
@@ -147,8 +183,168 @@ func TestServerHijack(t *testing.T) {
 			t.Fatalf("echoed %s, want %s", got, path)
 		}
 	}
+	// Under a ResetFault too: the connection is the handler's, and the
+	// reset does not happen.
+	if err := s.SetResetRate(1); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range paths {
+		status, rest := upgrade(t, s.Addr(), path)
+		if status != http.StatusSwitchingProtocols || rest != "echo: hello\n" {
+			t.Fatalf("%s under a reset: status %d, then %q; want 101, then only the echo", path, status, rest)
+		}
+		if got := testwait.Recv(t, done, "the echo"); got != path {
+			t.Fatalf("echoed %s, want %s", got, path)
+		}
+	}
+	n := uint64(2 * len(paths))
 	testwait.Eventually(t, "the handlers to return", func() bool { return s.InFlight() == 0 })
-	if st := s.Stats(); st.Requests != uint64(len(paths)) || len(st.Statuses) != 0 || st.Unanswered != 0 || st.Hijacked != uint64(len(paths)) {
-		t.Fatalf("Stats %+v, want %d hijacked requests and nothing else", st, len(paths))
+	if st := s.Stats(); st.Requests != n || len(st.Statuses) != 0 || st.Unanswered != 0 || st.Resets != 0 || st.Hijacked != n {
+		t.Fatalf("Stats %+v, want %d hijacked requests and nothing else", st, n)
+	}
+}
+
+// Under a ResetFault, the handler's writer still has exactly the optional
+// interfaces of the server's: HTTP/1.1's Flusher, Hijacker and ReaderFrom,
+// HTTP/2's Flusher and Pusher (no Hijacker), and none for a writer that
+// has none. Before, the reset's writer had Flusher, and only Flusher,
+// whatever the writer underneath.
+func TestMiddlewareResetKeepsOptionalInterfaces(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		http2 bool
+		bare  bool
+		want  string
+	}{
+		{name: "HTTP/1.1", want: "[Flusher Hijacker ReaderFrom]"},
+		{name: "HTTP/2", http2: true, want: "[Flusher Pusher]"},
+		{name: "bare", bare: true, want: "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			inj := newInjector(t, Config{Fault: Fault{Seed: 1, Reset: ResetFault{Probability: 1, AfterBytes: 1}}})
+			var outer, inner atomic.Value
+			h := Middleware(inj)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				inner.Store(ifaces(w))
+				_, _ = io.WriteString(w, r.Proto)
+			}))
+			ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.bare {
+					w = bareWriter{w}
+				}
+				outer.Store(ifaces(w))
+				h.ServeHTTP(w, r)
+			}))
+			ts.Config.ErrorLog = log.New(io.Discard, "", 0)
+			ts.EnableHTTP2 = tc.http2
+			if tc.http2 {
+				ts.StartTLS()
+			} else {
+				ts.Start()
+			}
+			defer ts.Close()
+			c := ts.Client()
+			defer c.CloseIdleConnections()
+			resp, body, err := get(context.Background(), t, c, ts.URL)
+			if err == nil {
+				t.Fatalf("%v, %q; want the response cut", resp, body)
+			}
+			if o := outer.Load(); o != tc.want {
+				t.Fatalf("the server's writer has %v, want %v", o, tc.want)
+			}
+			if i := inner.Load(); i != tc.want {
+				t.Fatalf("under the reset the writer has %v, want the server's %v", i, tc.want)
+			}
+		})
+	}
+}
+
+// A handler that upgrades the connection under a ResetFault owns it: the
+// fault leaves it alone, and nothing is written to it, nor logged; also
+// when the hijack went through Unwrap, unseen (the reset then aborts the
+// response, which net/http ignores on a hijacked connection). Before, the handler found no Hijacker and answered 500; through
+// http.ResponseController it upgraded, and then the reset sent a 200's
+// header (net/http logged a WriteHeader on a hijacked connection) and
+// flushed, and a Flush after the hijack panicked in net/http's writer.
+func TestMiddlewareResetLeavesHijackedConnection(t *testing.T) {
+	inj := newInjector(t, Config{Fault: Fault{Seed: 1, Reset: ResetFault{Probability: 1}}})
+	done := make(chan string, 1)
+	h := Middleware(inj)(echoUpgrade(done))
+	ts := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/wrapped") {
+			// A writer that is no Hijacker, but unwraps to one.
+			w = unwrapper{bareWriter{w}}
+		}
+		h.ServeHTTP(w, r)
+	}))
+	var logged logLines
+	ts.Config.ErrorLog = log.New(&logged, "", 0)
+	ts.Start()
+	defer ts.Close()
+	for _, path := range []string{"/", "/flush", "/rc", "/rc/flush", "/wrapped/rc"} {
+		status, rest := upgrade(t, ts.Listener.Addr().String(), path)
+		if status != http.StatusSwitchingProtocols || rest != "echo: hello\n" {
+			t.Fatalf("%s: status %d, then %q; want 101, then only the echo", path, status, rest)
+		}
+		if got := testwait.Recv(t, done, "the echo"); got != path {
+			t.Fatalf("echoed %s, want %s", got, path)
+		}
+	}
+	if l := logged.String(); l != "" {
+		t.Fatalf("the server logged %q, want nothing", l)
+	}
+}
+
+// Under a ResetFault, a handler that copies its body through the writer's
+// io.ReaderFrom gets it cut after AfterBytes, as one that writes it does.
+// Before, the writer had no ReaderFrom.
+func TestMiddlewareResetReadFrom(t *testing.T) {
+	const after = 100
+	inj := newInjector(t, Config{Fault: Fault{Seed: 1, Reset: ResetFault{Probability: 1, AfterBytes: after}}})
+	type result struct {
+		ok  bool
+		n   int64
+		err error
+	}
+	results := make(chan result, 1)
+	ts := httptest.NewServer(Middleware(inj)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		rf, ok := w.(io.ReaderFrom)
+		if !ok {
+			_, _ = io.WriteString(w, strings.Repeat("x", 64<<10))
+			results <- result{}
+			return
+		}
+		// Without WriteTo, so that the copy cannot bypass ReadFrom.
+		n, err := rf.ReadFrom(struct{ io.Reader }{strings.NewReader(strings.Repeat("x", 64<<10))})
+		results <- result{true, n, err}
+	})))
+	defer ts.Close()
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	resp, body, err := get(context.Background(), t, c, ts.URL)
+	if !isReset(err) || len(body) > after {
+		t.Fatalf("%v, %d bytes, %v; want at most %d bytes and a reset", resp, len(body), err, after)
+	}
+	r := testwait.Recv(t, results, "the handler's copy")
+	if !r.ok {
+		t.Fatal("the writer has no io.ReaderFrom, though the server's has")
+	}
+	if r.n != after || r.err == nil {
+		t.Fatalf("ReadFrom copied %d bytes, error %v; want %d, and the reset's error", r.n, r.err, after)
+	}
+}
+
+// Under a ResetFault, a handler that sets a Content-Length and writes no
+// body gets its response cut too: the header goes out without the
+// Content-Length, which would make the empty body whole.
+func TestMiddlewareResetEmptyBody(t *testing.T) {
+	inj := newInjector(t, Config{Fault: Fault{Seed: 1, Reset: ResetFault{Probability: 1, AfterBytes: 10}}})
+	ts := httptest.NewServer(Middleware(inj)(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Length", "0")
+	})))
+	defer ts.Close()
+	c := &http.Client{Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	if resp, body, err := get(context.Background(), t, c, ts.URL); !isReset(err) {
+		t.Fatalf("%v, %q, %v; want a connection reset", resp, body, err)
 	}
 }
