@@ -39,9 +39,9 @@ func run(ctx context.Context, out io.Writer) error {
 	db := sql.OpenDB(slowDB{rowDelay: 20 * time.Millisecond})
 	defer db.Close()
 
-	// The pipeline, outermost first: 300 ms for the query and the
+	// The pipeline, outermost first: 500 ms for the query and the
 	// reading of its rows, then a breaker for the database.
-	deadline, err := timeout.New(timeout.Config{Name: "orders query", Timeout: 300 * time.Millisecond})
+	deadline, err := timeout.New(timeout.Config{Name: "orders query", Timeout: 500 * time.Millisecond})
 	if err != nil {
 		return err
 	}
@@ -82,7 +82,7 @@ func run(ctx context.Context, out io.Writer) error {
 	fmt.Fprintf(out, "read %d of 5 rows, total %d cents\n", n, total)
 
 	fmt.Fprintln(out, "-- with Hold, rows slower than the deadline: the deadline still ends them")
-	held, err = queryOrders(ctx, pipeline, db, 50) // 50 rows at 20 ms: 1 s, past the 300 ms deadline
+	held, err = queryOrders(ctx, pipeline, db, 50) // 50 rows at 20 ms: 1 s, past the 500 ms deadline
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func run(ctx context.Context, w io.Writer) error {
 
 	// The client's pipeline for each method, outermost first: a breaker
 	// that opens after 3 failed RPCs in a row; a retry of the codes
-	// worth retrying, 3 attempts at most; a 100 ms timeout per attempt.
+	// worth retrying, 3 attempts at most; a 250 ms timeout per attempt.
 	// The interceptor builds it on the method's first RPC.
 	var mu sync.Mutex
 	breakers := map[string]*breaker.Breaker{} // to print their states
@@ -108,7 +108,7 @@ func run(ctx context.Context, w io.Writer) error {
 		if err != nil {
 			return nil, err
 		}
-		perAttempt, err := timeout.New(timeout.Config{Name: method, Timeout: 100 * time.Millisecond})
+		perAttempt, err := timeout.New(timeout.Config{Name: method, Timeout: 250 * time.Millisecond})
 		if err != nil {
 			return nil, err
 		}

@@ -112,7 +112,7 @@ func run(ctx context.Context, out io.Writer) error {
 			if err != nil {
 				return nil, err
 			}
-			perAttempt, err := timeout.New(timeout.Config{Name: host, Timeout: 100 * time.Millisecond, Events: bus})
+			perAttempt, err := timeout.New(timeout.Config{Name: host, Timeout: 250 * time.Millisecond, Events: bus})
 			if err != nil {
 				return nil, err
 			}
