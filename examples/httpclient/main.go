@@ -162,6 +162,17 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	getPrice := func(ctx context.Context, sku string) (Price, error) {
+		ctx = context.WithValue(ctx, skuKey{}, sku)
+		return fusebox.Do(ctx, priceLookup, func(ctx context.Context) (Price, error) {
+			p, err := fetchPrice(ctx, client, pricingSrv.url, sku)
+			if err == nil {
+				lastSeen.Store(sku, p)
+			}
+			return p, err
+		})
+	}
+
 	// Metrics and the dashboard, fed from the same registry, on an
 	// internal listener: they name internal dependencies and their
 	// health, which is nobody else's business. A service keeps that
@@ -190,6 +201,12 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer dash.Close()
+	if err := dash.Add("retry-budget", budget); err != nil {
+		return err
+	}
+	if err := dash.Add("price-fallback", lastKnown); err != nil {
+		return err
+	}
 	internalMux := http.NewServeMux()
 	internalMux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	internalMux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", dash))
@@ -198,17 +215,6 @@ func run(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	defer internal.stop()
-
-	getPrice := func(ctx context.Context, sku string) (Price, error) {
-		ctx = context.WithValue(ctx, skuKey{}, sku)
-		return fusebox.Do(ctx, priceLookup, func(ctx context.Context) (Price, error) {
-			p, err := fetchPrice(ctx, client, pricingSrv.url, sku)
-			if err == nil {
-				lastSeen.Store(sku, p)
-			}
-			return p, err
-		})
-	}
 
 	// The catalog: three plain calls.
 	for range 3 {
@@ -278,8 +284,9 @@ func run(ctx context.Context, out io.Writer) error {
 type skuKey struct{}
 
 // fetchPrice asks the pricing service for a SKU's price. A failure status
-// comes back from the client as a response, not an error (the policies
-// judged it already): it is turned into one here.
+// that is the last attempt's comes back from the client as a response, not
+// an error (the policies have judged it already): getJSON turns it into
+// one.
 func fetchPrice(ctx context.Context, client *http.Client, base, sku string) (Price, error) {
 	var p Price
 	err := getJSON(ctx, client, base+"/prices/"+sku, &p)
