@@ -130,14 +130,21 @@ func isNil(p Policy) bool {
 
 // Policies returns the pipeline's policies, outermost first.
 func (p *Pipeline) Policies() []Policy {
+	if p == nil {
+		return nil
+	}
 	return append([]Policy(nil), p.policies...)
 }
 
 // Run calls fn through every policy of the pipeline and returns what the
 // outermost policy returns: fn's error, or a rejection that matches one of
-// the package's sentinel errors with errors.Is.
+// the package's sentinel errors with errors.Is. It returns an error, and
+// calls nothing, for a nil fn or a nil pipeline.
 func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) error {
-	if fn == nil {
+	switch {
+	case p == nil:
+		return errNilPipeline
+	case fn == nil:
 		return errNilFunc
 	}
 	return Next{policies: p.policies, call: funcCall(fn)}.Run(ctx)
@@ -146,7 +153,10 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 // RunCall runs c through every policy of the pipeline, like Run, for a
 // caller that implements Call itself.
 func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
-	if c == nil {
+	switch {
+	case p == nil:
+		return errNilPipeline
+	case c == nil:
 		return errNilCall
 	}
 	return Next{policies: p.policies, call: c}.Run(ctx)
@@ -158,8 +168,13 @@ func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
 // attempt whose error the pipeline returned (see [Result.ValueFor]); a
 // fallback may supply the value instead. Do allocates one small object per
 // call to carry the typed result; use Pipeline.Run when even that matters.
+// It returns an error, and calls nothing, for a nil fn or a nil pipeline.
 func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
-	if fn == nil {
+	switch {
+	case p == nil:
+		var zero T
+		return zero, errNilPipeline
+	case fn == nil:
 		var zero T
 		return zero, errNilFunc
 	}
@@ -320,3 +335,7 @@ var errNilFunc = errors.New("fusebox: nil function")
 
 // errNilCall is RunCall's errNilFunc.
 var errNilCall = errors.New("fusebox: nil Call")
+
+// errNilPipeline: a nil *Pipeline, often the first result of a New whose
+// error went unchecked.
+var errNilPipeline = errors.New("fusebox: nil *Pipeline (was the error of fusebox.New checked?)")
