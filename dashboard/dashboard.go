@@ -50,7 +50,8 @@ const rateSpan = 10 * time.Second
 // not its snapshot: it looks it up with the source's Range method when the
 // source has one with a func(string, T) bool argument, T being
 // *breaker.Breaker, *fusebox.Pipeline, fusebox.Policy or any (a
-// *registry.Registry of one of those has it).
+// *registry.Registry of one of those has it, and so has a
+// fuseboxhttp.RoundTripper).
 type Source interface {
 	Snapshot() []registry.Member
 }
