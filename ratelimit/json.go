@@ -1,0 +1,42 @@
+package ratelimit
+
+import "github.com/fusebox-go/fusebox/internal/jsonconfig"
+
+// UnmarshalJSON decodes c from a JSON object as encoding/json would, except
+// that a duration field takes a string such as "5s", "1m30s" or "250ms"
+// (time.ParseDuration's), as YAML decoders do, as well as a whole number
+// of nanoseconds. An error about a field names it (ratelimit.Config.Field). Fields
+// absent from the object keep their values. Encoding is unchanged:
+// durations are written as numbers of nanoseconds, which decode back to
+// the same value. A json.Decoder's DisallowUnknownFields does not reach
+// inside a type with its own UnmarshalJSON: unknown fields are ignored.
+func (c *Config) UnmarshalJSON(data []byte) error {
+	type plain Config
+	return jsonconfig.Unmarshal(data, (*plain)(c), "ratelimit.Config")
+}
+
+// UnmarshalJSON decodes c from a JSON object as encoding/json would, except
+// that a duration field takes a string such as "5s", "1m30s" or "250ms"
+// (time.ParseDuration's), as YAML decoders do, as well as a whole number
+// of nanoseconds. An error about a field names it (ratelimit.WindowConfig.Field). Fields
+// absent from the object keep their values. Encoding is unchanged:
+// durations are written as numbers of nanoseconds, which decode back to
+// the same value. A json.Decoder's DisallowUnknownFields does not reach
+// inside a type with its own UnmarshalJSON: unknown fields are ignored.
+func (c *WindowConfig) UnmarshalJSON(data []byte) error {
+	type plain WindowConfig
+	return jsonconfig.Unmarshal(data, (*plain)(c), "ratelimit.WindowConfig")
+}
+
+// UnmarshalJSON decodes c from a JSON object as encoding/json would, except
+// that a duration field takes a string such as "5s", "1m30s" or "250ms"
+// (time.ParseDuration's), as YAML decoders do, as well as a whole number
+// of nanoseconds. An error about a field names it (ratelimit.KeyedConfig.Field). Fields
+// absent from the object keep their values. Encoding is unchanged:
+// durations are written as numbers of nanoseconds, which decode back to
+// the same value. A json.Decoder's DisallowUnknownFields does not reach
+// inside a type with its own UnmarshalJSON: unknown fields are ignored.
+func (c *KeyedConfig) UnmarshalJSON(data []byte) error {
+	type plain KeyedConfig
+	return jsonconfig.Unmarshal(data, (*plain)(c), "ratelimit.KeyedConfig")
+}
