@@ -14,6 +14,8 @@ import (
 // times (retries, hedges). Run must release everything it acquired before it
 // returns, also when next panics, and must not use next after it returns.
 type Policy interface {
+	// Run runs next under the policy's rules and returns the call's
+	// error, or the policy's rejection.
 	Run(ctx context.Context, next Next) error
 }
 
