@@ -6,10 +6,17 @@ import (
 
 // Transition describes one change of state.
 type Transition struct {
-	From   State     `json:"from"`
-	To     State     `json:"to"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	// From is the state the breaker left.
+	From State `json:"from"`
+	// To is the state the breaker entered.
+	To State `json:"to"`
+	// Reason says why: "consecutive failures", "failure rate",
+	// "slow-call rate", "probe failed", "probe slow", "probes
+	// succeeded", "open duration ended", or an operator's action
+	// ("forced open by operator", ...).
+	Reason string `json:"reason"`
+	// At is when the transition happened, by the breaker's Clock.
+	At time.Time `json:"at"`
 	// Snapshot is the breaker as it was at the transition, the window
 	// that caused it included.
 	Snapshot Snapshot `json:"snapshot"`
