@@ -549,6 +549,7 @@ func (r *Registry[T]) judge(c candidate[T], tier int) bool {
 	if !r.keep(c.e.val) {
 		if r.remove(c.e, c.last) {
 			r.evicted.Add(1)
+			r.rememberIfHeld(c.e)
 			return true
 		}
 		return false
@@ -573,9 +574,35 @@ func (r *Registry[T]) judge(c candidate[T], tier int) bool {
 	if r.remove(c.e, c.last) {
 		r.evicted.Add(1)
 		r.evictedKept.Add(1)
+		r.rememberIfHeld(c.e)
 		return true
 	}
 	return false
+}
+
+// rememberIfHeld remembers the key of e, a member just removed as one that
+// need not be remembered, if it rejects every call after all. Keep and
+// Hold judged it outside any lock, before the removal: a call through a
+// reference a caller still holds may have tripped its breaker since, and
+// without this the next Get would build a closed breaker and send traffic
+// to the dependency the evicted one had just cut off. If a Get has built a
+// new member for the key meanwhile, that member stands.
+func (r *Registry[T]) rememberIfHeld(e *entry[T]) {
+	d := r.hold(e.val)
+	if d <= 0 {
+		return
+	}
+	now := r.now()
+	h := r.hash(e.key)
+	sh := r.shardOf(h)
+	sh.mu.Lock()
+	if _, live := sh.m[e.key]; !live {
+		r.evictedHeld.Add(1)
+		if r.remember(sh, h, untilAfter(now, d), now) {
+			r.forgotten.Add(1)
+		}
+	}
+	sh.mu.Unlock()
 }
 
 // file appends c to the candidates of a later tier.
@@ -625,6 +652,7 @@ func (r *Registry[T]) sweep(now int64) int {
 		}
 		if r.remove(c.e, c.last) {
 			n++
+			r.rememberIfHeld(c.e)
 		}
 	}
 	r.evicted.Add(uint64(n))
