@@ -39,8 +39,9 @@ type Breaker struct {
 
 	s      settings
 	events *fusebox.Events
-	// rejections counts rejected calls: one shared atomic, measured as
-	// fast as per-P counters on two cores (docs/BENCHMARKS.md).
+	// rejections counts rejected calls: one shared atomic, measured no
+	// slower than per-P counters on two cores (docs/BENCHMARKS.md,
+	// "Per-P counters").
 	rejections atomic.Uint64
 	late       atomic.Uint64
 	openUntil  atomic.Int64

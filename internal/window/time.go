@@ -32,7 +32,11 @@ const idxBits = 10
 // compare-and-swap that claims the bucket for its new epoch and moves its
 // old counts into the lifetime totals. Reading is O(B). Every counter is a
 // plain atomic word: the per-P accumulators an earlier version used were
-// measured no faster on two cores (docs/BENCHMARKS.md, "Per-P counters").
+// not reproducibly faster on two cores (docs/BENCHMARKS.md, "Per-P
+// counters"). Bringing them back would take a gain that reproduces, a
+// build that needs no go:linkname to the runtime, and Totals kept
+// monotonic across every fold of an accumulator into its bucket, not only
+// across retirements.
 type Time struct {
 	width int64 // nanoseconds per bucket
 	// cur caches the newest epoch and its bucket index, epoch<<idxBits |
