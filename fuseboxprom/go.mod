@@ -3,7 +3,7 @@ module github.com/fusebox-go/fusebox/fuseboxprom
 go 1.25.0
 
 require (
-	github.com/fusebox-go/fusebox v0.0.0
+	github.com/fusebox-go/fusebox v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.71.0
