@@ -23,6 +23,14 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
+# go.mod and go.sum as go mod tidy leaves them, in every module, each on its
+# own (GOWORK=off: the replace directives keep the core local).
+for dir in $modules; do
+	rel=${dir#"$PWD"}; rel=${rel#/}; rel=${rel:-.}
+	echo "== module $rel: go mod tidy -diff"
+	(cd "$dir" && GOWORK=off go mod tidy -diff)
+done
+
 for dir in $modules; do
 	rel=${dir#"$PWD"}; rel=${rel#/}; rel=${rel:-.}
 	echo "== module $rel: go vet"
