@@ -3,9 +3,9 @@ module github.com/fusebox-go/fusebox/examples
 go 1.25.0
 
 require (
-	github.com/fusebox-go/fusebox v0.0.0
-	github.com/fusebox-go/fusebox/fuseboxgrpc v0.0.0
-	github.com/fusebox-go/fusebox/fuseboxprom v0.0.0
+	github.com/fusebox-go/fusebox v0.1.0
+	github.com/fusebox-go/fusebox/fuseboxgrpc v0.1.0
+	github.com/fusebox-go/fusebox/fuseboxprom v0.1.0
 	github.com/prometheus/client_golang v1.24.1
 	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.84.0

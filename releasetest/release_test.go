@@ -37,7 +37,7 @@ const (
 // "" for the core; unpublished the modules of tests and benchmarks.
 var (
 	published   = []string{"", "fuseboxprom", "fuseboxotel", "fuseboxgrpc", "cmd/fusebox"}
-	unpublished = []string{"dashboard/browsertest", "bench", "releasetest"}
+	unpublished = []string{"dashboard/browsertest", "bench", "releasetest", "examples"}
 )
 
 func modPath(dir string) string {

@@ -76,7 +76,7 @@ core=github.com/fusebox-go/fusebox
 # Published modules, tagged: directory relative to the root ("." for the core).
 published=(. fuseboxprom fuseboxotel fuseboxgrpc cmd/fusebox)
 # Modules of tests and benchmarks, not tagged.
-unpublished=(dashboard/browsertest bench releasetest)
+unpublished=(dashboard/browsertest bench releasetest examples)
 
 modpath() { # the module path of a directory
 	if [ "$1" = . ]; then echo "$core"; else echo "$core/$1"; fi
