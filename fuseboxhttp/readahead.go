@@ -110,11 +110,17 @@ func (b *memBody) Read(p []byte) (int, error) {
 	if len(b.data) > 0 {
 		n := copy(p, b.data)
 		b.data = b.data[n:]
+		var err error
 		if len(b.data) == 0 {
 			b.releaseLocked()
+			if b.rest == nil && b.err == nil {
+				// The last bytes: say so now, as net/http's bodies do,
+				// sparing the caller a Read.
+				err = io.EOF
+			}
 		}
 		b.mu.Unlock()
-		return n, nil
+		return n, err
 	}
 	rest, err := b.rest, b.err
 	b.mu.Unlock()

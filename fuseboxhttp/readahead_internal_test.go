@@ -107,6 +107,11 @@ func TestMemBody(t *testing.T) {
 		t.Fatalf("read %q, %v; want the bytes read ahead, then the error", got, err)
 	}
 
+	b = newBody(fill("all of it"), nil, nil)
+	if n, err := b.Read(make([]byte, 64)); n != len("all of it") || err != io.EOF {
+		t.Fatalf("reading a body read ahead in full: %d bytes, %v; want all 9 and io.EOF with them", n, err)
+	}
+
 	if b := newBody(getBuf(10), nil, nil); b != http.NoBody {
 		t.Fatalf("an empty body read in full is %T, want http.NoBody", b)
 	}
