@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 const backendBody = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -118,7 +119,7 @@ func TestRoundTripperLatency(t *testing.T) {
 		_, body, err := get(context.Background(), t, c, srv.URL)
 		done <- result{body, err}
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	if hits.Load() != 0 {
 		t.Fatal("sent before the latency passed")
 	}
@@ -132,7 +133,7 @@ func TestRoundTripperLatency(t *testing.T) {
 		_, _, err := get(ctx, t, c, srv.URL)
 		done <- result{err: err}
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	cancel()
 	if r := <-done; !errors.Is(r.err, context.Canceled) || hits.Load() != 1 {
 		t.Fatalf("%+v, hits %d", r, hits.Load())
@@ -264,7 +265,7 @@ func TestMiddlewareLatency(t *testing.T) {
 		defer close(done)
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	if hits.Load() != 0 {
 		t.Fatal("handler ran before the latency passed")
 	}
@@ -282,7 +283,7 @@ func TestMiddlewareLatency(t *testing.T) {
 		defer close(done)
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	cancel()
 	<-done
 	if hits.Load() != 1 || rec.Body.Len() != 0 {
