@@ -26,17 +26,35 @@ func shortScenario() Scenario {
 	return sc
 }
 
+// runDemo is Run for the tests that judge a whole run. Under the race
+// detector on a loaded machine the load generator may fall behind its
+// schedule, and Run then refuses to judge the run (a TooSlowError, as
+// fusebox demo does on a slow machine): the test is skipped, saying so,
+// since the race build is for finding races and the plain build, run by
+// scripts/test.sh too, judges the demo. Without the race detector a
+// TooSlowError fails the test.
+func runDemo(t *testing.T, sc Scenario, opts Options) *Result {
+	t.Helper()
+	res, err := Run(context.Background(), sc, opts)
+	var slow *TooSlowError
+	if raceEnabled && errors.As(err, &slow) {
+		t.Skipf("race detector on and the machine too busy to judge the run: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
 // TestHeadline runs the shortened demo and checks its headline: with
 // protection, /users keeps at least 99% success and its p99 within 2× its
-// baseline while payments is down; without, it does not.
+// baseline while payments is down; without, it does not. Under the race
+// detector only what the protections did is checked, not the latencies.
 func TestHeadline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for about 20 seconds")
 	}
-	res, err := Run(context.Background(), shortScenario(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runDemo(t, shortScenario(), Options{})
 	u, p := res.Run("unprotected"), res.Run("protected")
 	if u == nil || p == nil {
 		t.Fatalf("runs %v, want unprotected and protected", res.Runs)
@@ -49,7 +67,33 @@ func TestHeadline(t *testing.T) {
 	if ps.UsersRequestsDown < 50 || us.UsersRequestsDown < 50 {
 		t.Fatalf("only %d and %d /users requests while payments was down: the load did not run", us.UsersRequestsDown, ps.UsersRequestsDown)
 	}
-	// The headline, with protection.
+	checkProtectionsActed(t, ps, us)
+	if raceEnabled {
+		// The race detector slows every server of the run several
+		// times over, and a loaded machine more: /users latency and
+		// success then measure the detector (a protected p99 of 341ms
+		// over a 58ms baseline was seen under scripts/stress.sh), not
+		// the protections. The run above still looks for races and
+		// checks what the protections did; the plain build, which
+		// scripts/test.sh and scripts/stress.sh also run, checks the
+		// headline.
+		t.Log("race detector on: the /users latency and success claims are checked by the plain build")
+	} else {
+		checkHeadline(t, ps, us)
+	}
+
+	var html bytes.Buffer
+	if err := WriteReport(&html, res); err != nil {
+		t.Fatal(err)
+	}
+	checkReport(t, html.String(), "unprotected", "protected", "orders → payments")
+}
+
+// checkHeadline checks the demo's claim, which rests on latencies: with
+// protection /users keeps its success and p99 while payments is down;
+// without, the cascade shows.
+func checkHeadline(t *testing.T, ps, us Summary) {
+	t.Helper()
 	if ps.UsersSuccessDown < 0.99 {
 		t.Errorf("protected: /users success while payments was down %.2f%%, want ≥ 99%%", 100*ps.UsersSuccessDown)
 	}
@@ -67,16 +111,21 @@ func TestHeadline(t *testing.T) {
 	if us.UsersSuccessDown >= 0.99 && us.UsersP99DownMs <= 5*us.UsersP99BaselineMs {
 		t.Errorf("unprotected: /users success %.2f%% and p99 %.1fms (baseline %.1fms): want < 99%% or p99 > 5× baseline", 100*us.UsersSuccessDown, us.UsersP99DownMs, us.UsersP99BaselineMs)
 	}
+	if us.OrdersOKDown+us.OrdersDegradedDown > 0.1 {
+		t.Errorf("unprotected: %.1f%% of /orders answered while payments was down, want almost none", 100*(us.OrdersOKDown+us.OrdersDegradedDown))
+	}
+}
 
-	// What the protections did, seen on the wire.
+// checkProtectionsActed checks what the protections did, seen on the wire:
+// the fallback answered /orders, the breaker opened and spared payments,
+// the bulkheads held goroutines down.
+func checkProtectionsActed(t *testing.T, ps, us Summary) {
+	t.Helper()
 	if got := ps.OrdersOKDown + ps.OrdersDegradedDown; got < 0.9 {
 		t.Errorf("protected: %.1f%% of /orders answered while payments was down, want ≥ 90%% (fallback)", 100*got)
 	}
 	if ps.OrdersDegradedDown < 0.5 {
 		t.Errorf("protected: %.1f%% of /orders degraded, want most of them (payments was down)", 100*ps.OrdersDegradedDown)
-	}
-	if us.OrdersOKDown+us.OrdersDegradedDown > 0.1 {
-		t.Errorf("unprotected: %.1f%% of /orders answered while payments was down, want almost none", 100*(us.OrdersOKDown+us.OrdersDegradedDown))
 	}
 	if ps.PaymentsRequestsDown >= us.PaymentsRequestsDown {
 		t.Errorf("payments got %d requests while down with protection, %d without: want fewer with", ps.PaymentsRequestsDown, us.PaymentsRequestsDown)
@@ -90,12 +139,6 @@ func TestHeadline(t *testing.T) {
 	if ps.PeakGoroutines >= us.PeakGoroutines {
 		t.Errorf("peak goroutines %d protected, %d unprotected: want fewer with protection", ps.PeakGoroutines, us.PeakGoroutines)
 	}
-
-	var html bytes.Buffer
-	if err := WriteReport(&html, res); err != nil {
-		t.Fatal(err)
-	}
-	checkReport(t, html.String(), "unprotected", "protected", "orders → payments")
 }
 
 // TestProtectionOff turns every protection off in the protected run: the
@@ -109,10 +152,7 @@ func TestProtectionOff(t *testing.T) {
 	if err := sc.Protection.SetEnabled("none"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), sc, Options{Runs: []string{"protected"}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := runDemo(t, sc, Options{Runs: []string{"protected"}})
 	p := res.Run("protected")
 	if p == nil || len(res.Runs) != 1 {
 		t.Fatalf("runs %v, want only protected", res.Runs)
@@ -193,7 +233,7 @@ func TestLiveProgress(t *testing.T) {
 	for _, live := range []bool{false, true} {
 		var out bytes.Buffer
 		var started []string
-		_, err := Run(context.Background(), sc, Options{Progress: &out, Live: live, Runs: []string{"protected"},
+		runDemo(t, sc, Options{Progress: &out, Live: live, Runs: []string{"protected"},
 			OnRun: func(ri RunInfo) func() {
 				started = append(started, ri.Name)
 				if !strings.HasPrefix(ri.GatewayURL, "http://127.0.0.1:") || len(ri.Breakers) != 4 || len(ri.Policies) != 8 {
@@ -201,9 +241,6 @@ func TestLiveProgress(t *testing.T) {
 				}
 				return nil
 			}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		if len(started) != 1 || started[0] != "protected" {
 			t.Errorf("OnRun called for %v, want [protected]", started)
 		}
