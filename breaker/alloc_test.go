@@ -140,8 +140,8 @@ func TestMemoryPerBreaker(t *testing.T) {
 		t.Errorf("%d bytes per breaker, want at most 1024", per)
 	}
 
-	// For information: what a first opening adds (the open error, the
-	// per-P rejection counter).
+	// For information: what a first opening adds (the open error; the
+	// rejection counter is a word of the breaker, whatever GOMAXPROCS).
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for _, b := range bs {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
-	"github.com/fusebox-go/fusebox/internal/percpu"
 	"github.com/fusebox-go/fusebox/internal/window"
 )
 
@@ -18,8 +17,8 @@ import (
 // with New.
 //
 // The closed state's admit and record are lock-free and allocation-free:
-// one atomic load to admit, one atomic add to record a success (plus one
-// clock read, an atomic load on the default coarse clock). The mutex is
+// one atomic load to admit, one atomic add to record a success, plus one
+// reading of the monotonic clock (clock.Coarse). The mutex is
 // taken only for transitions and for half-open probe outcomes.
 type Breaker struct {
 	// word is the state word: state in the low bits, generation above.
@@ -31,16 +30,21 @@ type Breaker struct {
 	slowNanos int64 // 0 when slow calls are not tracked
 	plain     bool  // no Classifier: a nil error is a Success without a call
 	fast      bool  // plain and untimed: Execute and Run need no Permit
+	// lastReason says why the latest transition happened. Guarded by mu;
+	// it fills the first line's padding, written only by transitions.
+	lastReason cause
+	// armed is set while a success may complete a rate condition: see
+	// checkAfterSuccess. It sits in the padding of the first line.
+	armed atomic.Bool
 
 	s      settings
 	events *fusebox.Events
-	// rejections is made on the first transition to a rejecting state, so
-	// a breaker that never opens does not pay for its per-P slots.
-	rejections atomic.Pointer[percpu.Counter]
+	// rejections counts rejected calls: one shared atomic, measured as
+	// fast as per-P counters on two cores (docs/BENCHMARKS.md).
+	rejections atomic.Uint64
 	late       atomic.Uint64
 	openUntil  atomic.Int64
 	openErr    atomic.Pointer[OpenError]
-	forcedErr  atomic.Pointer[OpenError] // made on first ForceOpen
 	probes     []probeSlot
 
 	// Everything below is guarded by mu.
@@ -52,13 +56,12 @@ type Breaker struct {
 	reclaimed     uint64
 	transitions   uint64
 	timer         clock.Timer
-	listeners     []listener
-	nextListener  uint32
-	queue         []Transition
-	dispatching   bool
-	seed          uint64 // jitter's random state (splitmix64)
-	lastReason    cause
+	notify        *notifier // state-change listeners; nil until the first
+	seed          uint64    // jitter's random state (splitmix64)
 	lastOpenNanos int64
+	// shown is the lifetime totals as last shown in a Snapshot: the floor
+	// of the next reading (see window.Time.Totals).
+	shown window.Counts
 
 	// consecutive is the current run of failures. Failures bump it and
 	// the next success zeroes it, so under mixed traffic its cache line
@@ -161,7 +164,7 @@ func (b *Breaker) allowSlow(w uint64) (Permit, error) {
 		case Disabled:
 			return Permit{slot: -1}, nil
 		case ForcedOpen:
-			return Permit{slot: -1}, b.reject(b.forcedErr.Load())
+			return Permit{slot: -1}, b.reject(b.openErr.Load())
 		case Open:
 			if b.coarse.Nanotime() < b.openUntil.Load() {
 				return Permit{slot: -1}, b.reject(b.openErr.Load())
@@ -288,7 +291,9 @@ func (b *Breaker) record(w uint64, start int64, o fusebox.Outcome) {
 			b.lateOutcome()
 			return
 		}
-		b.tw.RecordAt(now, window.Success)
+		if b.tw.RecordAt(now, window.Success) || b.armed.Load() {
+			b.judgeSuccess(w, now, window.Counts{}, false)
+		}
 		if b.consecutive.Load() != 0 {
 			b.consecutive.Store(0)
 		}
@@ -316,18 +321,28 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		b.lateOutcome()
 		return
 	}
+	var (
+		rotated bool          // a time window began a new epoch
+		c       window.Counts // a count window's counts after the record
+	)
 	if b.tw != nil {
-		b.tw.RecordAt(now, k)
+		rotated = b.tw.RecordAt(now, k)
 	} else {
-		b.cw.Record(k)
+		c = b.cw.Record(k)
 	}
 	if k == window.Success {
 		if b.consecutive.Load() != 0 {
 			b.consecutive.Store(0)
 		}
+		if b.tw == nil || rotated || b.armed.Load() {
+			b.judgeSuccess(w, now, c, b.tw == nil)
+		}
 		return
 	}
 	if k == window.Ignored {
+		if rotated {
+			b.judgeSuccess(w, now, c, false)
+		}
 		return
 	}
 	var run uint64
@@ -343,13 +358,72 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 		b.transition(w, Open, reasonConsecutive)
 		return
 	}
-	if !b.s.rateTrips {
+	if b.s.rateTrips {
+		b.judgeRates(w, now)
+	}
+}
+
+// judgeSuccess judges the rates after a success (or, when a time window
+// began a new epoch, an ignored call) in state word w. Adding a success
+// lowers both rates, so it can make a rate condition newly true in two ways
+// only: by bringing the window up to MinimumCalls while its failures or
+// slow calls are already enough, or, in a time window, by coming first in
+// a new epoch, when old calls (successes perhaps) leave the window. A count
+// window's record returns its counts (known is then true, c the counts), so
+// judging costs a few comparisons and every success is judged; a time
+// window's reading costs a pass over its buckets, so a success judges only
+// when it rotated the window or the breaker is armed (see judgeRates).
+func (b *Breaker) judgeSuccess(w uint64, now int64, c window.Counts, known bool) {
+	if stateOf(w) != Closed || !b.s.rateTrips {
 		return
 	}
+	if known {
+		if c.Calls >= uint64(b.s.minCalls) {
+			b.tripIfRates(w, c)
+		}
+		return
+	}
+	b.judgeRates(w, now)
+}
+
+// judgeRates trips the breaker, in state word w, if the window's rates say
+// so. A window short of MinimumCalls that already holds failures or slow
+// calls arms the breaker: while armed, every success of a time window
+// judges the rates too, for the success that brings the window up to
+// MinimumCalls may complete a condition. The flag is set before the window
+// is read again, so a success racing this judgement either sees the flag
+// or is counted in that second reading. It is cleared, under the mutex and
+// after a fresh reading, once the window holds MinimumCalls: from then on
+// only a failure, a slow call or a new epoch (whose first record judges)
+// can change the verdict.
+func (b *Breaker) judgeRates(w uint64, now int64) {
 	c := b.counts(now)
-	if c.Calls < uint64(b.s.minCalls) {
-		return
+	minCalls := uint64(b.s.minCalls)
+	if c.Calls < minCalls {
+		if c.Failures == 0 && c.Slow == 0 || b.tw == nil || b.armed.Load() {
+			// Nothing to complete; a count window judges every
+			// success anyway; or armed already.
+			return
+		}
+		b.mu.Lock()
+		b.armed.Store(true)
+		b.mu.Unlock()
+		if c = b.counts(now); c.Calls < minCalls {
+			return
+		}
+	} else if b.armed.Load() {
+		b.mu.Lock()
+		if b.counts(now).Calls >= minCalls {
+			b.armed.Store(false)
+		}
+		b.mu.Unlock()
 	}
+	b.tripIfRates(w, c)
+}
+
+// tripIfRates opens the breaker, in state word w, if the counts c of a
+// window holding at least MinimumCalls reach a rate threshold.
+func (b *Breaker) tripIfRates(w uint64, c window.Counts) {
 	if b.s.failureRate > 0 && c.FailureRate() >= b.s.failureRate {
 		b.transition(w, Open, reasonFailureRate)
 	} else if b.s.slowRate > 0 && c.SlowRate() >= b.s.slowRate {
@@ -357,11 +431,15 @@ func (b *Breaker) recordSlow(w uint64, start int64, o fusebox.Outcome) {
 	}
 }
 
-func (b *Breaker) totals() window.Counts {
+// totalsLocked returns the lifetime totals, never below those the last
+// Snapshot showed. Requires b.mu.
+func (b *Breaker) totalsLocked() window.Counts {
 	if b.tw != nil {
-		return b.tw.Totals()
+		b.shown = b.tw.Totals(b.shown)
+	} else {
+		b.shown = b.cw.Totals()
 	}
-	return b.cw.Totals()
+	return b.shown
 }
 
 func (b *Breaker) counts(now int64) window.Counts {
@@ -469,9 +547,6 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 		b.timer = nil
 	}
 	next := (w>>stateBits+1)<<stateBits | uint64(to)
-	if (to == Open || to == HalfOpen || to == ForcedOpen) && b.rejections.Load() == nil {
-		b.rejections.Store(percpu.New())
-	}
 	switch to {
 	case Open:
 		d := b.openDurationLocked()
@@ -487,9 +562,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 			b.timer = b.s.clock.AfterFunc(time.Duration(d), func() { b.toHalfOpen(next, true) })
 		}
 	case ForcedOpen:
-		if b.forcedErr.Load() == nil {
-			b.forcedErr.Store(&OpenError{Name: b.s.name, State: ForcedOpen, b: b})
-		}
+		b.openErr.Store(&OpenError{Name: b.s.name, State: ForcedOpen, b: b})
 	case HalfOpen:
 		b.probeOK = 0
 		for i := range b.probes {
@@ -524,11 +597,11 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 	b.transitions++
 	b.lastReason = reason
 	b.since = now
-	if len(b.listeners) > 0 || b.events.Enabled() {
+	if listening := b.notify != nil && len(b.notify.listeners) > 0; listening || b.events.Enabled() {
 		b.word.Store(next) // the snapshot shows the new state
 		t := Transition{From: from, To: to, Reason: reason.String(), At: b.s.clock.Now(), Snapshot: b.snapshotLocked(now)}
-		if len(b.listeners) > 0 {
-			b.queue = append(b.queue, t)
+		if listening {
+			b.notify.queue = append(b.notify.queue, t)
 		}
 		// Published under the lock, so state changes reach the bus in
 		// order. Publishing only offers the event to buffered channels;
@@ -545,7 +618,7 @@ func (b *Breaker) transitionLocked(w uint64, to State, reason cause) bool {
 
 // reject counts a rejection and publishes it when someone listens.
 func (b *Breaker) reject(err *OpenError) error {
-	b.rejections.Load().Add(1)
+	b.rejections.Add(1)
 	if b.events.Enabled() {
 		b.publishRejection(err)
 	}
@@ -576,6 +649,7 @@ func (b *Breaker) resetWindowLocked(now int64) {
 		b.cw.Reset()
 	}
 	b.consecutive.Store(0)
+	b.armed.Store(false)
 }
 
 // openDurationLocked returns the next open duration in nanoseconds, at
@@ -636,12 +710,10 @@ func (b *Breaker) Execute(ctx context.Context, fn func(context.Context) error) e
 		return b.executeClosed(ctx, fn, w)
 	}
 	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
-		// The open state's rejection, kept flat: one pinned increment
-		// of the per-P counter, the preallocated error.
-		err, ctr := b.openErr.Load(), b.rejections.Load()
-		ctr.AddPinned(percpu.Pin(), 1)
-		percpu.Unpin()
-		return err
+		// The open state's rejection, kept flat: one atomic increment,
+		// the preallocated error.
+		b.rejections.Add(1)
+		return b.openErr.Load()
 	}
 	return b.executeSlow(ctx, fn)
 }
@@ -692,12 +764,10 @@ func (b *Breaker) Run(ctx context.Context, next fusebox.Next) error {
 		return b.runClosed(ctx, next, w)
 	}
 	if stateOf(w) == Open && b.coarse.Nanotime() < b.openUntil.Load() && b.events == nil {
-		// The open state's rejection, kept flat: one pinned increment
-		// of the per-P counter, the preallocated error.
-		err, ctr := b.openErr.Load(), b.rejections.Load()
-		ctr.AddPinned(percpu.Pin(), 1)
-		percpu.Unpin()
-		return err
+		// The open state's rejection, kept flat: one atomic increment,
+		// the preallocated error.
+		b.rejections.Add(1)
+		return b.openErr.Load()
 	}
 	return b.runSlow(ctx, next)
 }

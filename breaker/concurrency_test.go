@@ -268,3 +268,65 @@ func TestConcurrentChaos(t *testing.T) {
 		})
 	}
 }
+
+// A rate condition that the last call completes trips the breaker whatever
+// the interleaving: failures and successes race (below MinimumCalls, each
+// failure arms the breaker; the success that brings the window to the
+// minimum must see that), and once every call has returned a window whose
+// rate reaches the threshold must have opened the breaker. Every round
+// makes exactly MinimumCalls calls, half of them failures, so the last
+// call to land always completes the condition.
+func TestConcurrentRateTripOnSuccess(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+	}{
+		{"time window", Config{MinimumCalls: 16, FailureRate: 0.5}},
+		{"count window", Config{Window: CountWindow, WindowSize: 16, MinimumCalls: 16, FailureRate: 0.5}},
+		{"slow-call rate, time window", Config{MinimumCalls: 16, SlowCallRate: 0.5, SlowCallDuration: time.Second}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 200 {
+				b, _ := mustNew(t, tc.cfg)
+				var wg sync.WaitGroup
+				start := make(chan struct{})
+				for g := range 16 {
+					wg.Go(func() {
+						<-start
+						if g%2 == 1 {
+							runtime.Gosched() // mix the order
+						}
+						if tc.cfg.SlowCallDuration == 0 {
+							o := fusebox.Success
+							if g%2 == 0 {
+								o = fusebox.Failure
+							}
+							p, err := b.Allow()
+							if err != nil {
+								return
+							}
+							p.Done(o)
+							return
+						}
+						// Slow calls: a Permit held while the fake
+						// clock moves would race the other calls'
+						// timing, so fake the start instead.
+						p, err := b.Allow()
+						if err != nil {
+							return
+						}
+						if g%2 == 0 {
+							p.start -= int64(time.Second)
+						}
+						p.Done(fusebox.Success)
+					})
+				}
+				close(start)
+				wg.Wait()
+				if s := b.Snapshot(); s.State != Open {
+					t.Fatalf("round %d: every call returned, window %d calls, %d failures, %d slow: state %v, want open", round, s.Calls, s.Failures, s.SlowCalls, s.State)
+				}
+			}
+		})
+	}
+}

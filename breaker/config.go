@@ -41,7 +41,9 @@ const (
 // stays open 5 s, then lets 3 probes through and closes when all 3 succeed.
 //
 // Trip conditions combine: the breaker opens as soon as any enabled one
-// holds. If none of FailureRate, SlowCallRate and ConsecutiveFailures is set,
+// holds, on the call that made it hold, a success included (one that brings
+// the window up to MinimumCalls, or the first call of a new bucket, when
+// older calls leave a time window); never between calls. If none of FailureRate, SlowCallRate and ConsecutiveFailures is set,
 // FailureRate defaults to 0.5; a breaker that should never trip is put in
 // metrics-only mode instead (Breaker.MetricsOnly).
 type Config struct {
@@ -57,7 +59,7 @@ type Config struct {
 	// 0 means 10. More buckets slide more smoothly and cost more to read
 	// when a failure is recorded.
 	WindowBuckets int `json:"windowBuckets" yaml:"windowBuckets"`
-	// WindowSize is the number of calls of a count window, 1 to 2097151:
+	// WindowSize is the number of calls of a count window, 1 to 1048576:
 	// 0 means 100.
 	WindowSize int `json:"windowSize" yaml:"windowSize"`
 	// MinimumCalls is how many calls the window must hold before a rate

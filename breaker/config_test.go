@@ -32,7 +32,7 @@ func TestConfigValidation(t *testing.T) {
 		{"odd WindowDuration is fine for a count window", Config{Window: CountWindow, WindowDuration: time.Second + 1}, ""},
 		{"negative WindowSize", Config{Window: CountWindow, WindowSize: -1}, "WindowSize"},
 		{"too large WindowSize", Config{Window: CountWindow, WindowSize: 1 << 21}, "WindowSize"},
-		{"largest WindowSize", Config{Window: CountWindow, WindowSize: 1<<21 - 1}, ""},
+		{"largest WindowSize", Config{Window: CountWindow, WindowSize: 1 << 20}, ""},
 		{"negative MinimumCalls", Config{MinimumCalls: -1}, "MinimumCalls"},
 		{"MinimumCalls above WindowSize", Config{Window: CountWindow, WindowSize: 10, MinimumCalls: 11}, "MinimumCalls"},
 		{"MinimumCalls equal to WindowSize", Config{Window: CountWindow, WindowSize: 10, MinimumCalls: 10}, ""},

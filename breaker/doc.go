@@ -57,7 +57,8 @@
 //
 // In the closed state, admitting and recording a call is lock-free and
 // allocation-free: an atomic load to admit, an atomic add to record a
-// success, and one read of the coarse clock. Only transitions and half-open
+// success, and one reading of the monotonic clock. An open breaker's
+// rejection is one clock reading, one atomic add and a preallocated error. Only transitions and half-open
 // probe outcomes take the breaker's mutex, and state-change listeners run
 // outside it, in order, in a goroutine that exists only while there is
 // something to deliver.

@@ -20,6 +20,26 @@ type listener struct {
 	fn func(Transition)
 }
 
+// notifier is the state-change listeners of a breaker and the transitions
+// queued for them, made by the first OnStateChange so that a breaker
+// without listeners does not carry it. Guarded by the breaker's mu.
+type notifier struct {
+	listeners    []listener
+	nextListener uint32
+	queue        []Transition
+	dispatching  bool
+	panics       uint64 // listener calls that panicked
+}
+
+// panicCount returns n.panics, 0 for a nil notifier. Requires the
+// breaker's mu.
+func (n *notifier) panicCount() uint64 {
+	if n == nil {
+		return 0
+	}
+	return n.panics
+}
+
 // OnStateChange registers fn to be called once for every transition, in
 // the order the transitions happened, and returns a function that
 // unregisters it.
@@ -29,20 +49,28 @@ type listener struct {
 // the breaker, Execute included, and a slow listener delays only the
 // listeners after it, never a call. The goroutine exists only while there
 // are transitions to deliver.
+//
+// A listener that panics does not bring the program down: the panic is
+// recovered and counted (Snapshot.ListenerPanics), and delivery goes on,
+// to the other listeners and with the next transition.
 func (b *Breaker) OnStateChange(fn func(Transition)) (remove func()) {
 	b.mu.Lock()
-	b.nextListener++
-	id := b.nextListener
-	b.listeners = append(b.listeners[:len(b.listeners):len(b.listeners)], listener{id: id, fn: fn})
+	if b.notify == nil {
+		b.notify = &notifier{}
+	}
+	n := b.notify
+	n.nextListener++
+	id := n.nextListener
+	n.listeners = append(n.listeners[:len(n.listeners):len(n.listeners)], listener{id: id, fn: fn})
 	b.mu.Unlock()
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
-		for i, l := range b.listeners {
+		for i, l := range n.listeners {
 			if l.id == id {
-				ls := make([]listener, 0, len(b.listeners)-1)
-				ls = append(ls, b.listeners[:i]...)
-				b.listeners = append(ls, b.listeners[i+1:]...)
+				ls := make([]listener, 0, len(n.listeners)-1)
+				ls = append(ls, n.listeners[:i]...)
+				n.listeners = append(ls, n.listeners[i+1:]...)
 				return
 			}
 		}
@@ -52,32 +80,50 @@ func (b *Breaker) OnStateChange(fn func(Transition)) (remove func()) {
 // unlockAndDispatch releases b.mu and makes sure queued transitions get
 // delivered: it starts the delivery goroutine if none runs. Requires b.mu.
 func (b *Breaker) unlockAndDispatch() {
-	start := len(b.queue) > 0 && !b.dispatching
+	n := b.notify
+	start := n != nil && len(n.queue) > 0 && !n.dispatching
 	if start {
-		b.dispatching = true
+		n.dispatching = true
 	}
 	b.mu.Unlock()
 	if start {
-		go b.dispatch()
+		go b.dispatch(n)
 	}
 }
 
 // dispatch delivers queued transitions in order until the queue is empty.
-func (b *Breaker) dispatch() {
+func (b *Breaker) dispatch(n *notifier) {
 	for {
 		b.mu.Lock()
-		if len(b.queue) == 0 {
-			b.dispatching = false
-			b.queue = nil
+		if len(n.queue) == 0 {
+			n.dispatching = false
+			n.queue = nil
 			b.mu.Unlock()
 			return
 		}
-		t := b.queue[0]
-		b.queue = b.queue[1:]
-		ls := b.listeners
+		t := n.queue[0]
+		n.queue = n.queue[1:]
+		ls := n.listeners
 		b.mu.Unlock()
 		for _, l := range ls {
-			l.fn(t)
+			if !callListener(l.fn, t) {
+				b.mu.Lock()
+				n.panics++
+				b.mu.Unlock()
+			}
 		}
 	}
+}
+
+// callListener calls fn with t and reports whether it returned without
+// panicking. A listener's panic has no caller to reach (it runs in the
+// breaker's goroutine), so it is recovered here.
+func callListener(fn func(Transition), t Transition) (ok bool) {
+	defer func() {
+		if !ok {
+			recover()
+		}
+	}()
+	fn(t)
+	return true
 }

@@ -258,12 +258,36 @@ func TestNoListenerNoQueue(t *testing.T) {
 		b.Reset()
 	}
 	b.mu.Lock()
-	n, d := len(b.queue), b.dispatching
+	made := b.notify != nil
 	b.mu.Unlock()
-	if n != 0 || d {
-		t.Fatalf("queue %d dispatching %v, want nothing queued", n, d)
+	if made {
+		t.Fatal("a breaker without listeners made their queue")
 	}
 	if s := b.Snapshot(); s.Transitions != 200 {
 		t.Fatalf("Transitions = %d, want 200", s.Transitions)
+	}
+}
+
+// A listener that panics neither kills the process (it runs in the
+// breaker's own goroutine, where nothing else would recover it) nor stops
+// delivery: the listeners after it get the transition, every later
+// transition is delivered, and the panics are counted.
+func TestPanickingListenerIsRecoveredAndCounted(t *testing.T) {
+	b, clk := mustNew(t, Config{ConsecutiveFailures: 1, OpenDuration: time.Second, HalfOpenProbes: 1})
+	b.OnStateChange(func(tr Transition) { panic("listener bug on " + tr.To.String()) })
+	got := make(chan Transition, 8)
+	b.OnStateChange(func(tr Transition) { got <- tr })
+	call(t, b, bad) // closed → open
+	clk.Advance(time.Second)
+	call(t, b, ok) // open → half-open → closed
+	for i, want := range []State{Open, HalfOpen, Closed} {
+		if tr := testwait.Recv(t, got, "the second listener"); tr.To != want {
+			t.Fatalf("transition %d to %v, want %v", i, tr.To, want)
+		}
+	}
+	// The panicking listener runs first: each panic was counted before
+	// the second listener got the transition.
+	if n := b.Snapshot().ListenerPanics; n != 3 {
+		t.Fatalf("ListenerPanics = %d, want 3", n)
 	}
 }

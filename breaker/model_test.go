@@ -195,19 +195,21 @@ func (m *model) done(p modelPermit, o fusebox.Outcome) {
 		m.window = m.window[1:]
 	}
 	m.totalCalls++
-	if !fail {
+	if fail {
+		m.totalFails++
+		m.run++
+	} else {
 		m.run = 0
-		return
 	}
-	m.totalFails++
-	m.run++
 	if m.state != Closed {
 		return
 	}
-	if m.consecutive > 0 && m.run >= uint64(m.consecutive) {
+	if fail && m.consecutive > 0 && m.run >= uint64(m.consecutive) {
 		m.transition(Open)
 		return
 	}
+	// The rates are judged after every call, a success too: the breaker
+	// opens as soon as the condition holds.
 	calls, fails := m.counts()
 	if m.failureRate > 0 && calls >= uint64(m.minCalls) && float64(fails)/float64(calls) >= m.failureRate {
 		m.transition(Open)

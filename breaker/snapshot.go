@@ -55,6 +55,9 @@ type Snapshot struct {
 	// them past HalfOpenMaxWait.
 	ReclaimedProbes uint64 `json:"reclaimedProbes"`
 	Transitions     uint64 `json:"transitions"`
+	// ListenerPanics counts calls of OnStateChange listeners that
+	// panicked; each panic was recovered.
+	ListenerPanics uint64 `json:"listenerPanics"`
 }
 
 // Snapshot returns the breaker's current counters and state.
@@ -68,7 +71,7 @@ func (b *Breaker) Snapshot() Snapshot {
 func (b *Breaker) snapshotLocked(now int64) Snapshot {
 	w := b.word.Load()
 	c := b.counts(now)
-	var tot = b.totals()
+	tot := b.totalsLocked()
 	s := Snapshot{
 		Name:                b.s.name,
 		State:               stateOf(w),
@@ -88,11 +91,12 @@ func (b *Breaker) snapshotLocked(now int64) Snapshot {
 		TotalFailures:       tot.Failures,
 		TotalSlowCalls:      tot.Slow,
 		TotalIgnored:        tot.Ignored,
-		Rejections:          b.rejections.Load().Load(),
+		Rejections:          b.rejections.Load(),
 		LateOutcomes:        b.late.Load(),
 		FailedProbes:        b.probeFail,
 		ReclaimedProbes:     b.reclaimed,
 		Transitions:         b.transitions,
+		ListenerPanics:      b.notify.panicCount(),
 	}
 	if s.TimeInState < 0 {
 		s.TimeInState = 0

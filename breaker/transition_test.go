@@ -176,10 +176,33 @@ func TestTransitionTables(t *testing.T) {
 			do(1, ok, C), counts(4, 1, C), do(1, bad, C), // 2/5 = 0.4
 			do(1, bad, O), counts(6, 3, O), reason("failure rate", O), // 3/6 = 0.5
 		}},
-		{"failure rate, count window slides", withFR(count(4, 4), 0.5), []step{
-			do(2, bad, C), do(2, ok, C), // 2/4 but a success does not evaluate
+		{"failure rate, count window slides", withFR(count(4, 4), 0.75), []step{
+			do(2, bad, C), do(2, ok, C), // 2/4
 			do(2, ok, C), counts(4, 0, C), // both failures slid out
-			do(1, bad, C), counts(4, 1, C), do(1, bad, O), counts(4, 2, O),
+			do(2, bad, C), counts(4, 2, C), do(1, bad, O), counts(4, 3, O),
+		}},
+		// A rate condition completed by a success trips at once, not at
+		// the next failure: the success that brings the window up to
+		// MinimumCalls, or the first call of a new bucket, judges.
+		{"failure rate reached by a success, time window", Config{}, []step{
+			do(10, bad, C), do(9, ok, C), counts(19, 10, C), // below the minimum of 20
+			do(1, ok, O), counts(20, 10, O), reason("failure rate", O),
+		}},
+		{"failure rate reached by a success, count window", withFR(count(4, 4), 0.5), []step{
+			do(1, bad, C), do(1, ok, C), do(1, bad, C), do(1, ok, O), counts(4, 2, O), reason("failure rate", O),
+		}},
+		{"slow-call rate reached by a fast call, time window", Config{MinimumCalls: 4, SlowCallRate: 0.5, SlowCallDuration: s1}, []step{
+			timed(s1, ok, C), timed(s1, ok, C), do(1, ok, C), do(1, ok, O), reason("slow-call rate", O),
+		}},
+		{"slow-call rate reached by a fast call, count window", Config{
+			Window: CountWindow, WindowSize: 4, MinimumCalls: 4, SlowCallRate: 0.5, SlowCallDuration: s1,
+		}, []step{
+			timed(s1, ok, C), timed(s1, ok, C), do(1, ok, C), do(1, ok, O), reason("slow-call rate", O),
+		}},
+		{"failure rate reached as old successes expire", Config{WindowDuration: 4 * s1, WindowBuckets: 4, MinimumCalls: 2, FailureRate: 0.5}, []step{
+			do(3, ok, C), advance(3*s1, C), do(2, bad, C), counts(5, 2, C), // 0.4
+			advance(s1, C), counts(2, 2, C), // the successes left the window; no call judged it yet
+			do(1, ok, O), counts(3, 2, O), reason("failure rate", O), // the first call of the new bucket judges: 2/3
 		}},
 		{"failure rate, time window, old failures expire", Config{MinimumCalls: 4, FailureRate: 0.5}, []step{
 			do(3, bad, C), counts(3, 3, C), // below the minimum

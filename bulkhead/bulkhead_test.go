@@ -32,9 +32,9 @@ func TestNewValidation(t *testing.T) {
 		field string
 	}{
 		{Config{MaxConcurrent: -1}, "MaxConcurrent -1 out of range"},
-		{Config{MaxConcurrent: MaxLimit + 1}, "MaxConcurrent"},
+		{Config{MaxConcurrent: int(overLimit)}, "MaxConcurrent"},
 		{Config{MaxQueue: -1}, "MaxQueue -1 out of range"},
-		{Config{MaxQueue: MaxLimit + 1}, "MaxQueue"},
+		{Config{MaxQueue: int(overLimit)}, "MaxQueue"},
 		{Config{MaxWait: -time.Second}, "MaxWait -1s out of range"},
 	}
 	for _, tc := range bad {
@@ -459,3 +459,8 @@ func BenchmarkBulkheadAcquire(b *testing.B) {
 		}
 	})
 }
+
+// overLimit is MaxLimit+1 as a variable: on a 32-bit platform the constant
+// overflows int, and the conversion wraps it to a negative count, which
+// must be refused all the same.
+var overLimit int64 = MaxLimit + 1

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -86,7 +87,7 @@ func TestNewPoolValidation(t *testing.T) {
 		{PoolConfig{Workers: -1}, "Workers -1 out of range: want 0 (default GOMAXPROCS) to 65536"},
 		{PoolConfig{Workers: MaxWorkers + 1}, "Workers 65537 out of range: want 0 (default GOMAXPROCS) to 65536"},
 		{PoolConfig{QueueSize: -2}, "QueueSize -2 out of range: want 0 (no queue) to 2147483647"},
-		{PoolConfig{QueueSize: MaxLimit + 1}, "QueueSize 2147483648 out of range"},
+		{PoolConfig{QueueSize: int(overLimit)}, "QueueSize " + strconv.Itoa(int(overLimit)) + " out of range"},
 	}
 	for _, tc := range bad {
 		p, err := NewPool(tc.c, double)

@@ -1,7 +1,10 @@
 // Package clock is the time source of every Fusebox policy. Policies never
 // call the time package directly: they take a Clock, so tests drive them with
 // a [Fake] clock that only moves when told to, and hot paths read a [Coarse]
-// clock that costs one atomic load instead of a call to time.Now.
+// clock through a direct call instead of an interface call. Over the real
+// clock a Coarse reading is a reading of the monotonic clock taken during
+// the call, cheaper than time.Now and never behind real time, however the
+// goroutines are scheduled.
 //
 // Nanotime is the clock's hot-path reading: nanoseconds on a monotonic scale
 // with an arbitrary fixed origin, comparable only with other readings of the
@@ -43,7 +46,9 @@ type Timer interface {
 }
 
 // Real returns the clock of the operating system. Its Nanotime reads the
-// monotonic clock on every call; wrap it in a Coarse clock for hot paths.
+// monotonic clock on every call. Hot paths read it through Cached(Real()),
+// the shared Default() clock, which takes the same readings with a direct
+// call.
 func Real() Clock { return realClock{} }
 
 type realClock struct{}

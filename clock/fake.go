@@ -49,7 +49,7 @@ func NewFake(start time.Time) *Fake {
 		start = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
 	f := &Fake{now: start, start: start, changed: make(chan struct{})}
-	f.cached = &Coarse{base: f, resolution: DefaultResolution, passthr: true}
+	f.cached = &Coarse{base: f, resolution: DefaultResolution}
 	return f
 }
 

@@ -1,6 +1,7 @@
 package clock_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -101,7 +102,7 @@ func TestFakeTimerOrder(t *testing.T) {
 		wants = append(wants, want{id, max(d, 0)})
 	}
 	// Stable sort by due time: equal due times keep creation order.
-	slices.SortStableFunc(wants, func(a, b want) int { return int(a.due - b.due) })
+	slices.SortStableFunc(wants, func(a, b want) int { return cmp.Compare(a.due, b.due) }) // not int(a.due-b.due): 32 bits on 386
 	if n := f.Timers(); n != len(dues) {
 		t.Fatalf("Timers() = %d, want %d", n, len(dues))
 	}

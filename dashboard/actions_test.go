@@ -158,10 +158,20 @@ func TestActionOnRemovedPolicy(t *testing.T) {
 }
 
 func TestTokenCompare(t *testing.T) {
-	d := newDashboard(t, Config{Actions: true, Token: testToken})
-	for tok, want := range map[string]bool{testToken: true, "": false, testToken[1:]: false, strings.ToUpper(testToken): false} {
+	d := newDashboard(t, Config{Actions: true, Token: testToken, ReadToken: testReadToken})
+	for tok, want := range map[string]bool{testToken: true, "": false, testToken[1:]: false, strings.ToUpper(testToken): false, testReadToken: false} {
 		if got := d.tokenOK(tok); got != want {
 			t.Errorf("tokenOK(%q) = %v", tok, got)
 		}
+	}
+	for tok, want := range map[string]bool{testReadToken: true, testToken: true, "": false, testReadToken[1:]: false, strings.ToUpper(testReadToken): false} {
+		if got := d.readTokenOK(tok); got != want {
+			t.Errorf("readTokenOK(%q) = %v", tok, got)
+		}
+	}
+	// Without actions, the (empty) action token grants nothing.
+	d = newDashboard(t, Config{ReadToken: testReadToken})
+	if d.readTokenOK("") {
+		t.Error(`readTokenOK("") without actions = true`)
 	}
 }

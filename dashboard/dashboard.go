@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusebox-go/fusebox"
@@ -27,8 +28,13 @@ const (
 	DefaultHeartbeat = 15 * time.Second
 	// DefaultTitle is the Title of a Config that leaves it empty.
 	DefaultTitle = "Fusebox"
-	// MinTokenLength is the shortest Token accepted with Actions.
+	// MinTokenLength is the shortest Token accepted with Actions, and
+	// the shortest ReadToken.
 	MinTokenLength = 16
+	// DefaultMaxStreams is the MaxStreams of a Config that leaves it zero.
+	DefaultMaxStreams = 64
+	// MaxMaxStreams is the largest MaxStreams accepted.
+	MaxMaxStreams = 10000
 	// MinStreamWriteTimeout is the shortest time a write to an event
 	// stream may take before the stream ends (see Config.Heartbeat).
 	MinStreamWriteTimeout = 10 * time.Second
@@ -83,6 +89,12 @@ type Config struct {
 	// reading, such as a suspended laptop; the page reconnects by
 	// itself).
 	Heartbeat time.Duration `json:"heartbeat" yaml:"heartbeat"`
+	// MaxStreams is how many event streams (GET /events) may be open at
+	// once, 1 to MaxMaxStreams (10000): 0 means DefaultMaxStreams (64).
+	// Each open stream holds two goroutines and a connection; a request
+	// beyond the limit gets 503 Service Unavailable with a Retry-After
+	// and the connection closed, and is counted in Status.StreamsRefused.
+	MaxStreams int `json:"maxStreams" yaml:"maxStreams"`
 	// Title is the page's title: "" means DefaultTitle ("Fusebox").
 	Title string `json:"title" yaml:"title"`
 	// Actions enables operator actions on breakers (POST /actions:
@@ -93,6 +105,20 @@ type Config struct {
 	// MinTokenLength (16) bytes. Required when Actions is true; it must
 	// be empty otherwise.
 	Token string `json:"-" yaml:"-"`
+	// ReadToken, when set, is required to read the dashboard: the page,
+	// /status.json and /events answer 401 Unauthorized without a token
+	// and 403 Forbidden with a wrong one. At least MinTokenLength (16)
+	// bytes; "" leaves reading open. The action Token, when set, is
+	// accepted for reading too; the ReadToken never grants actions. A
+	// client sends it as "Authorization: Bearer <token>"; a browser opens
+	// the page as ".../?token=<token>" (either token), which answers with
+	// a cookie (HttpOnly, SameSite=Strict, scoped to the dashboard's path,
+	// Secure over TLS, for the browser session) that holds neither token
+	// and grants reading only, so that the page's event stream, which
+	// cannot send a header, is let in too. The page then takes the token
+	// out of the address bar. The static assets (script, style, icon) need
+	// no token.
+	ReadToken string `json:"-" yaml:"-"`
 	// OnAction, when set, is called after each operator action that was
 	// carried out, for an audit log. It runs outside any lock of the
 	// dashboard, in the request's goroutine.
@@ -146,6 +172,12 @@ func (c Config) validate() (Config, error) {
 	case c.Heartbeat < 100*time.Millisecond:
 		return c, fmt.Errorf("dashboard: Heartbeat %v out of range: want 0 (default %v) or 100ms or more", c.Heartbeat, DefaultHeartbeat)
 	}
+	switch {
+	case c.MaxStreams == 0:
+		c.MaxStreams = DefaultMaxStreams
+	case c.MaxStreams < 1 || c.MaxStreams > MaxMaxStreams:
+		return c, fmt.Errorf("dashboard: MaxStreams %d out of range: want 0 (default %d) or 1 to %d", c.MaxStreams, DefaultMaxStreams, MaxMaxStreams)
+	}
 	if c.Title == "" {
 		c.Title = DefaultTitle
 	}
@@ -154,6 +186,9 @@ func (c Config) validate() (Config, error) {
 	}
 	if !c.Actions && c.Token != "" {
 		return c, errors.New("dashboard: Token set with Actions false: want an empty Token, or Actions true")
+	}
+	if c.ReadToken != "" && len(c.ReadToken) < MinTokenLength {
+		return c, fmt.Errorf("dashboard: ReadToken of %d bytes out of range: want 0 (reading open) or %d bytes or more", len(c.ReadToken), MinTokenLength)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real()
@@ -171,6 +206,7 @@ type Dashboard struct {
 	refresh      chan struct{} // a state change to push; capacity 1
 	evSub        *fusebox.Subscription
 	writeTimeout time.Duration // bound of each write to an event stream
+	readCookie   string        // the value of the read cookie, with ReadToken
 
 	mu        sync.Mutex
 	named     []named // in the order added
@@ -188,11 +224,32 @@ type Dashboard struct {
 	byBreaker map[string]string
 	addID     uint64 // id of the latest named
 	subs      map[*subscriber]struct{}
+	refused   uint64 // event streams refused: MaxStreams were open
 	running   bool
 	closed    bool
 	stop      chan struct{}
 	done      chan struct{} // closed when the sampler has stopped
 	closing   chan struct{} // closed by Close: event streams end
+
+	// The messages of the event streams: each sample is a frame, numbered
+	// from 1 (frameID is the latest); frameSeq and frameChange are the
+	// sample and the change it covers up to. When a stream is open, a
+	// frame's "update" message is built and encoded once for them all:
+	// frames holds the latest published ones, oldest first. full caches
+	// the "status" message (the full status) of a frame, a stream's
+	// first. pubMu orders samples' publication, fullMu the builds of full;
+	// either is taken before mu, never with it.
+	pubMu       sync.Mutex
+	fullMu      sync.Mutex
+	frameID     uint64
+	frameSeq    uint64
+	frameChange uint64
+	frames      []frame
+	full        frame
+	fullAt      int64 // Nanotime of the build of full
+
+	// builds counts the statuses built, for the tests.
+	builds atomic.Uint64
 }
 
 // named is a policy given to Add; id tells its rows from those of a
@@ -223,6 +280,9 @@ func New(cfg Config) (*Dashboard, error) {
 		byBreaker:    map[string]string{},
 		subs:         map[*subscriber]struct{}{},
 		closing:      make(chan struct{}),
+	}
+	if c.ReadToken != "" {
+		d.readCookie = readCookieValue(c.ReadToken)
 	}
 	d.mux = http.NewServeMux()
 	d.routes()

@@ -92,9 +92,12 @@ func TestConfigValidation(t *testing.T) {
 		{Config{History: -1}, "History -1 out of range"},
 		{Config{Timeline: -1}, "Timeline -1 out of range"},
 		{Config{Heartbeat: time.Millisecond}, "Heartbeat 1ms out of range"},
+		{Config{MaxStreams: -1}, "MaxStreams -1 out of range: want 0 (default 64) or 1 to 10000"},
+		{Config{MaxStreams: MaxMaxStreams + 1}, "MaxStreams 10001 out of range"},
 		{Config{Actions: true}, "Token of 0 bytes out of range"},
 		{Config{Actions: true, Token: "short"}, "Token of 5 bytes out of range"},
 		{Config{Token: "0123456789abcdef"}, "Token set with Actions false"},
+		{Config{ReadToken: "short"}, "ReadToken of 5 bytes out of range: want 0 (reading open) or 16 bytes or more"},
 		{Config{Sources: []Source{nil}}, "Sources[0] is nil"},
 	} {
 		_, err := New(c.cfg)
@@ -104,7 +107,7 @@ func TestConfigValidation(t *testing.T) {
 	}
 	d := newDashboard(t, Config{})
 	if d.cfg.Interval != DefaultInterval || d.cfg.History != DefaultHistory || d.cfg.Timeline != DefaultTimeline ||
-		d.cfg.Heartbeat != DefaultHeartbeat || d.cfg.Title != DefaultTitle {
+		d.cfg.Heartbeat != DefaultHeartbeat || d.cfg.Title != DefaultTitle || d.cfg.MaxStreams != DefaultMaxStreams {
 		t.Errorf("defaults not applied: %+v", d.cfg)
 	}
 }

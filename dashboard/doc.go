@@ -49,18 +49,26 @@
 //
 // Relative to where the handler is mounted:
 //
-//	GET  /             the page
+//	GET  /             the page (?token=<token> with Config.ReadToken)
 //	GET  /status.json  the Status, with every policy's history
 //	GET  /events       Server-Sent Events: "status" (a full Status) on
 //	                   connect, then "update" (only new samples and
 //	                   changes) after each sample and each state change,
-//	                   and a comment line as a heartbeat
+//	                   and a comment line as a heartbeat; a stream that
+//	                   fell behind gets a "status" again
 //	POST /actions      operator actions on breakers (force-open, reset,
 //	                   disable), only with Config.Actions
 //
 // A stream whose client stops reading ends when a write to it takes
 // longer than twice Config.Heartbeat (at least MinStreamWriteTimeout), and
-// at once on [Dashboard.Close]; the page reconnects by itself.
+// at once on [Dashboard.Close]; the page reconnects by itself. At most
+// Config.MaxStreams streams (64 by default) are open at once: beyond
+// that, GET /events answers 503 Service Unavailable with a Retry-After
+// and closes the connection, so that a refused stream holds no goroutine;
+// Status.Streams and Status.StreamsRefused count the open and the refused
+// ones. Each sample's "update" is built and encoded once, and the same
+// bytes go to every stream; the "status" of a stream's first message is
+// shared likewise by the streams that start within a second.
 //
 // Mount it under a prefix with [net/http.StripPrefix], the prefix ending
 // in a slash: mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", d)).
@@ -79,6 +87,23 @@
 // action buttons only when actions are enabled, and asks the operator for
 // the token, which it keeps in the tab's sessionStorage.
 //
+// # Read token
+//
 // The dashboard shows names, states and rates of internal dependencies:
-// mount it on an internal listener, or behind authentication.
+// mount it on an internal listener, behind authentication, or give it a
+// Config.ReadToken. With one, the page, /status.json and /events answer
+// 401 without a token and 403 with a wrong one (the static assets, which
+// hold nothing of the service's, stay open). A client sends
+// "Authorization: Bearer <ReadToken>"; the action Token is accepted for
+// reading too, while the ReadToken never grants actions. Since a
+// browser's EventSource cannot send a header, a browser opens the page as
+// ".../?token=<token>": the page's answer sets a cookie (HttpOnly,
+// SameSite=Strict, scoped to the dashboard's path, Secure over TLS, for
+// the browser session) that lets the page and its event stream in, and
+// the page takes the token out of the address bar. The cookie holds a
+// value derived from the ReadToken, neither token itself; only the page
+// takes a token from the URL, where it could end up in logs and history,
+// so open the page that way from a trusted place (a bookmark, an
+// operator's runbook), and prefer the header for scripts. Tokens are
+// compared in constant time.
 package dashboard

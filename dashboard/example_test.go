@@ -58,3 +58,71 @@ func Example() {
 	// Output:
 	// payments breaker closed true
 }
+
+// Guard the dashboard with a read token: a script sends it as a bearer
+// header; an operator opens the page once as /?token=<token>, and the
+// cookie that answer sets lets the page and its event stream in.
+func ExampleConfig_readToken() {
+	d, err := dashboard.New(dashboard.Config{
+		ReadToken: "read-0123456789abcdef", // from a secret store in a service
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+
+	get := func(path, auth string) *http.Response {
+		req, err := http.NewRequest("GET", srv.URL+path, nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	fmt.Println("no token:", get("/status.json", "").StatusCode)
+	fmt.Println("bearer token:", get("/status.json", "Bearer read-0123456789abcdef").StatusCode)
+	page := get("/?token=read-0123456789abcdef", "")
+	c := page.Cookies()[0]
+	fmt.Println("page with ?token=:", page.StatusCode, "cookie HttpOnly:", c.HttpOnly, "SameSite=Strict:", c.SameSite == http.SameSiteStrictMode)
+	// Output:
+	// no token: 401
+	// bearer token: 200
+	// page with ?token=: 200 cookie HttpOnly: true SameSite=Strict: true
+}
+
+// Bound the open event streams: one more gets 503 and a Retry-After, and
+// is counted in the status.
+func ExampleConfig_maxStreams() {
+	d, err := dashboard.New(dashboard.Config{MaxStreams: 1})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer d.Close()
+	srv := httptest.NewServer(d)
+	defer srv.Close()
+
+	first, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer first.Body.Close() // before srv.Close, which waits for the stream
+	second, err := http.Get(srv.URL + "/events")
+	if err != nil {
+		log.Fatal(err)
+	}
+	second.Body.Close()
+	fmt.Println(first.StatusCode, second.StatusCode, "Retry-After:", second.Header.Get("Retry-After"))
+	fmt.Println("refused:", d.Status().StreamsRefused)
+	// Output:
+	// 200 503 Retry-After: 5
+	// refused: 1
+}

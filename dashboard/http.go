@@ -2,15 +2,12 @@ package dashboard
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"crypto/subtle"
 	"embed"
 	"encoding/json"
 	"errors"
 	"html/template"
 	"mime"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +46,12 @@ func securityHeaders(h http.Header) {
 	h.Set("X-Frame-Options", "DENY")
 }
 
-func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
+func (d *Dashboard) servePage(w http.ResponseWriter, r *http.Request) {
+	status, setCookie := d.readAccess(r, true)
+	if status != 0 {
+		refuseRead(w, status, true)
+		return
+	}
 	var buf bytes.Buffer
 	if err := pageTemplate.Execute(&buf, struct{ Title string }{d.cfg.Title}); err != nil {
 		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
@@ -60,6 +62,10 @@ func (d *Dashboard) servePage(w http.ResponseWriter, _ *http.Request) {
 	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-cache")
+	if setCookie {
+		d.setReadCookie(w, r)
+		h.Set("Cache-Control", "no-store")
+	}
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -89,10 +95,14 @@ func (d *Dashboard) Status() Status {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.statusLocked(true, 0, 0)
+	return d.statusLocked(true, 0, 0, d.changeN)
 }
 
-func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
+func (d *Dashboard) serveStatus(w http.ResponseWriter, r *http.Request) {
+	if status, _ := d.readAccess(r, false); status != 0 {
+		refuseRead(w, status, false)
+		return
+	}
 	body, err := json.Marshal(d.Status())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "encoding the status: "+err.Error())
@@ -106,11 +116,11 @@ func (d *Dashboard) serveStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 // subscriber is one event stream. ch (capacity 1) says that there is
-// something new; seq and change are what the stream has sent so far.
+// something new; sent is the frame the stream has sent up to, written by
+// its handler only.
 type subscriber struct {
-	ch     chan struct{}
-	seq    uint64
-	change uint64
+	ch   chan struct{}
+	sent uint64
 
 	// rc sets the stream's write deadlines: arm before each write, end
 	// (from Close) to fail a write in progress at once, finish when the
@@ -180,25 +190,49 @@ func (s *subscriber) notify() {
 	}
 }
 
+// Why subscribe refuses a stream.
+var (
+	errClosed  = errors.New("the dashboard is closed")
+	errTooMany = errors.New("too many event streams open (Config.MaxStreams): retry later")
+)
+
+// streamRetryIn is the Retry-After, in seconds, of a stream refused with
+// errTooMany.
+const streamRetryIn = "5"
+
 // subscribe registers an event stream writing through rc, starting the
-// sampler, and returns the full status for its first message; ok is
-// false when the dashboard is closed.
-func (d *Dashboard) subscribe(rc *http.ResponseController) (s *subscriber, first Status, ok bool) {
+// sampler, and returns the frame of its first message: the full status.
+// It fails with errClosed when the dashboard is closed, errTooMany when
+// Config.MaxStreams streams are open.
+func (d *Dashboard) subscribe(rc *http.ResponseController) (*subscriber, frame, error) {
 	d.mu.Lock()
-	fresh := d.seq == 0 && !d.running && !d.closed
+	fresh := d.seq == 0 && !d.running && !d.closed && len(d.subs) < d.cfg.MaxStreams
 	d.mu.Unlock()
 	if fresh {
 		d.sample(true) // the first message shows the policies
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.closed {
-		return nil, Status{}, false
+		d.mu.Unlock()
+		return nil, frame{}, errClosed
 	}
-	s = &subscriber{ch: make(chan struct{}, 1), seq: d.seq, change: d.changeN, rc: rc, timeout: d.writeTimeout}
+	if len(d.subs) >= d.cfg.MaxStreams {
+		d.refused++
+		d.mu.Unlock()
+		return nil, frame{}, errTooMany
+	}
+	s := &subscriber{ch: make(chan struct{}, 1), rc: rc, timeout: d.writeTimeout}
 	d.subs[s] = struct{}{}
 	d.startLocked()
-	return s, d.statusLocked(true, 0, 0), true
+	d.mu.Unlock()
+	// The frames after the one of this message follow it.
+	first, err := d.fullMessage()
+	if err != nil {
+		d.unsubscribe(s)
+		return nil, frame{}, err
+	}
+	s.sent = first.id
+	return s, first, nil
 }
 
 func (d *Dashboard) unsubscribe(s *subscriber) {
@@ -207,24 +241,31 @@ func (d *Dashboard) unsubscribe(s *subscriber) {
 	d.mu.Unlock()
 }
 
-// update returns what s has not been sent yet.
-func (d *Dashboard) update(s *subscriber) Status {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := d.statusLocked(false, s.seq, s.change)
-	s.seq, s.change = d.seq, d.changeN
-	return st
-}
-
 // serveEvents streams the status as Server-Sent Events until the client
 // goes away, a write takes longer than d.writeTimeout, or the dashboard is
 // closed. Each write has its own deadline, which also lets the stream
 // outlive the server's WriteTimeout.
 func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
+	if status, _ := d.readAccess(r, false); status != 0 {
+		refuseRead(w, status, false)
+		return
+	}
 	rc := http.NewResponseController(w)
-	sub, first, ok := d.subscribe(rc)
-	if !ok {
-		writeError(w, http.StatusServiceUnavailable, "the dashboard is closed")
+	sub, first, err := d.subscribe(rc)
+	if err != nil {
+		securityHeaders(w.Header())
+		switch err {
+		case errTooMany:
+			// Closing the connection frees its goroutines at once: a
+			// client that opens stream after stream holds none.
+			w.Header().Set("Retry-After", streamRetryIn)
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		case errClosed:
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		default:
+			writeError(w, http.StatusInternalServerError, "encoding the status: "+err.Error())
+		}
 		return
 	}
 	defer d.unsubscribe(sub)
@@ -248,22 +289,7 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
-	var buf bytes.Buffer
-	send := func(event string, st Status) error {
-		buf.Reset()
-		buf.WriteString("event: ")
-		buf.WriteString(event)
-		buf.WriteString("\ndata: ")
-		if err := json.NewEncoder(&buf).Encode(st); err != nil { // ends in "\n"
-			return err
-		}
-		buf.WriteString("\n")
-		return write(buf.Bytes())
-	}
-	if write([]byte("retry: 2000\n\n")) != nil {
-		return
-	}
-	if send("status", first) != nil {
+	if write([]byte("retry: 2000\n\n")) != nil || write(first.data) != nil {
 		return
 	}
 
@@ -276,8 +302,15 @@ func (d *Dashboard) serveEvents(w http.ResponseWriter, r *http.Request) {
 		case <-d.closing:
 			return
 		case <-sub.ch:
-			if send("update", d.update(sub)) != nil {
+			fs, err := d.pending(sub.sent)
+			if err != nil {
 				return
+			}
+			for _, f := range fs {
+				if write(f.data) != nil {
+					return
+				}
+				sub.sent = f.id
 			}
 		case <-beat.C():
 			if write(heartbeat) != nil {
@@ -310,9 +343,7 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "missing Authorization: Bearer <token>")
 		return
 	}
-	// The scheme is case-insensitive (RFC 9110, section 11.1).
-	scheme, token, ok := strings.Cut(auth, " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") || !d.tokenOK(strings.TrimLeft(token, " ")) {
+	if token, ok := bearer(auth); !ok || !d.tokenOK(token) {
 		writeError(w, http.StatusForbidden, "wrong token")
 		return
 	}
@@ -354,13 +385,6 @@ func (d *Dashboard) serveAction(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(a)
-}
-
-// tokenOK compares token with the configured one in constant time; the
-// hashes make the time independent of the lengths too.
-func (d *Dashboard) tokenOK(token string) bool {
-	got, want := sha256.Sum256([]byte(token)), sha256.Sum256([]byte(d.cfg.Token))
-	return subtle.ConstantTimeCompare(got[:], want[:]) == 1
 }
 
 // findBreaker returns the breaker of a row, with the HTTP status of the

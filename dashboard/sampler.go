@@ -56,16 +56,44 @@ type point struct {
 // samples may run concurrently (the sampler's, and /status.json's when the
 // sampler does not run): one that started before the latest merged sample
 // is dropped, so that totals never go backwards.
+//
+// Each merged sample is a frame of the event streams: when a stream is
+// open, its "update" message is built (under d.mu) and encoded (outside
+// it) here, once for every stream.
 func (d *Dashboard) sample(addPoint bool) {
 	now, wall := d.clk.Nanotime(), d.clk.Now()
 	rs := d.collect()
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
 	d.mu.Lock()
 	if d.sampled && now < d.lastAt {
 		d.mu.Unlock()
 		return
 	}
 	d.sampled = true
-	subs := d.mergeLocked(rs, now, wall, addPoint)
+	d.mergeLocked(rs, now, wall, addPoint)
+	fromSeq, fromChange := d.frameSeq, d.frameChange
+	d.frameID++
+	d.frameSeq, d.frameChange = d.seq, d.changeN
+	f := frame{id: d.frameID}
+	open := len(d.subs) > 0
+	var st Status
+	if open {
+		st = d.statusLocked(false, fromSeq, fromChange, d.frameChange)
+	}
+	d.mu.Unlock()
+	if open {
+		// A status that does not encode (a Snapshotter's value JSON
+		// cannot hold) leaves the frame without a message: the streams
+		// fall back to the full status, and end when it fails too.
+		f.data, _ = message("update", st)
+	}
+	d.mu.Lock()
+	d.publishLocked(f)
+	subs := make([]*subscriber, 0, len(d.subs))
+	for s := range d.subs {
+		subs = append(subs, s)
+	}
 	d.mu.Unlock()
 	for _, s := range subs {
 		s.notify()
@@ -183,9 +211,8 @@ func layerName(name, kind string, kinds map[string]int) (string, map[string]int)
 	return name + "/" + kind, kinds
 }
 
-// mergeLocked folds readings into the tracks and returns the subscribers
-// to notify. Requires d.mu.
-func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoint bool) []*subscriber {
+// mergeLocked folds readings into the tracks. Requires d.mu.
+func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoint bool) {
 	if addPoint {
 		d.seq++
 	}
@@ -231,11 +258,6 @@ func (d *Dashboard) mergeLocked(rs []reading, now int64, wall time.Time, addPoin
 	}
 	d.order = order
 	d.indexBreakersLocked()
-	subs := make([]*subscriber, 0, len(d.subs))
-	for s := range d.subs {
-		subs = append(subs, s)
-	}
-	return subs
 }
 
 // indexBreakersLocked rebuilds d.byBreaker from the rows, so that it
@@ -402,9 +424,10 @@ func round(f float64) float64 {
 }
 
 // statusLocked builds the Status: with full, every point and change; else
-// only the points after sample seq and the changes after change id.
-// Requires d.mu.
-func (d *Dashboard) statusLocked(full bool, seq, change uint64) Status {
+// only the points after sample seq and the changes after change id. Either
+// way, only the changes up to id upto. Requires d.mu.
+func (d *Dashboard) statusLocked(full bool, seq, change, upto uint64) Status {
+	d.builds.Add(1)
 	s := Status{
 		Title:       d.cfg.Title,
 		Time:        d.clk.Now(),
@@ -415,6 +438,9 @@ func (d *Dashboard) statusLocked(full bool, seq, change uint64) Status {
 		Full:        full,
 		Policies:    make([]PolicyStatus, 0, len(d.order)),
 		Timeline:    []Change{},
+
+		Streams:        len(d.subs),
+		StreamsRefused: d.refused,
 	}
 	if d.evSub != nil {
 		s.EventsDropped = d.evSub.Dropped()
@@ -427,7 +453,7 @@ func (d *Dashboard) statusLocked(full bool, seq, change uint64) Status {
 		s.Policies = append(s.Policies, d.policyStatusLocked(t, full, seq))
 	}
 	for _, c := range d.changes {
-		if full || c.ID > change {
+		if (full || c.ID > change) && c.ID <= upto {
 			s.Timeline = append(s.Timeline, c)
 		}
 	}

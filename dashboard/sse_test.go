@@ -28,31 +28,58 @@ type stream struct {
 	resp   *http.Response
 	r      *bufio.Reader
 	cancel context.CancelFunc
+	data   string // of the latest event next returned
 }
 
 // openStream connects to srv's /events with a real client whose requests
 // time out, so a missing event fails the test instead of hanging it. The
 // stream is closed by a cleanup, which runs before the server's, made
-// earlier (httptest.Server.Close waits for open requests).
-func openStream(t *testing.T, srv *httptest.Server) *stream {
+// earlier (httptest.Server.Close waits for open requests). hdr holds
+// header names and values.
+func openStream(t *testing.T, srv *httptest.Server, hdr ...string) *stream {
+	t.Helper()
+	return openStreamWith(t, &http.Client{Timeout: 10 * time.Second}, srv.URL+"/events", hdr...)
+}
+
+// openStreamWith is openStream with a client of the caller's, and the
+// stream's URL.
+func openStreamWith(t *testing.T, client *http.Client, url string, hdr ...string) *stream {
+	t.Helper()
+	s, resp := tryStream(t, client, url, hdr...)
+	if s == nil {
+		t.Fatalf("GET %s: %d %q", url, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return s
+}
+
+// tryStream is openStreamWith for a request that may be refused: the
+// stream is nil, and the response's body read and closed, when the
+// response is not an event stream.
+func tryStream(t *testing.T, client *http.Client, url string, hdr ...string) (*stream, *http.Response) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, "GET", srv.URL+"/events", nil)
+	req, err := http.NewRequestWithContext(ctx, "GET", url, nil)
 	if err != nil {
+		cancel()
 		t.Fatal(err)
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		cancel()
 		t.Fatal(err)
 	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		cancel()
+		return nil, resp
+	}
 	s := &stream{t: t, resp: resp, r: bufio.NewReader(resp.Body), cancel: cancel}
 	t.Cleanup(s.close)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" {
-		t.Fatalf("GET /events: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	return s
+	return s, resp
 }
 
 func (s *stream) close() {
@@ -84,6 +111,7 @@ func (s *stream) next() (string, Status) {
 			if err := json.Unmarshal([]byte(data), &st); err != nil {
 				s.t.Fatalf("event %q: bad data %v: %s", event, err, data)
 			}
+			s.data = data
 			return event, st
 		case strings.HasPrefix(l, ":"), strings.HasPrefix(l, "retry:"):
 		case strings.HasPrefix(l, "event: "):

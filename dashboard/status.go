@@ -30,6 +30,10 @@ type Status struct {
 	// it is not 0, the timeline may miss state changes. It is always 0
 	// without Config.Events.
 	EventsDropped uint64 `json:"eventsDropped"`
+	// Streams is how many event streams are open; StreamsRefused how many
+	// were refused because Config.MaxStreams were open.
+	Streams        int    `json:"streams"`
+	StreamsRefused uint64 `json:"streamsRefused"`
 }
 
 // PolicyStatus is one row of the dashboard: one policy.

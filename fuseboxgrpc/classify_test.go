@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	testpb "google.golang.org/grpc/interop/grpc_testing"
 	"google.golang.org/grpc/status"
 
 	"github.com/fusebox-go/fusebox"
@@ -71,9 +72,50 @@ func TestJudge(t *testing.T) {
 		{"caller's deadline", past, status.Error(codes.DeadlineExceeded, "x"), fusebox.Ignored},
 		{"not found", live, status.Error(codes.NotFound, "x"), fusebox.Success},
 		{"no status", live, errors.New("plain"), fusebox.Failure},
+		{"send over the limit", live, status.Error(codes.ResourceExhausted, "trying to send message larger than max (1000 vs. 100)"), fusebox.Ignored},
+		{"send over the limit, older words", live, status.Error(codes.ResourceExhausted, "grpc: trying to send message larger than max (1000 vs. 100)"), fusebox.Ignored},
+		{"received over the limit", live, status.Error(codes.ResourceExhausted, "grpc: received message larger than max (8 vs. 1)"), fusebox.Ignored},
+		{"received over the limit, wrapped", live, fmt.Errorf("retry: %w", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (8 vs. 1)")), fusebox.Ignored},
+		{"decompressed over the limit", live, status.Error(codes.ResourceExhausted, "grpc: received message after decompression larger than max 4194304"), fusebox.Ignored},
+		{"decompressed over the limit, other words", live, status.Error(codes.ResourceExhausted, "grpc: message after decompression larger than max (9 vs. 1)"), fusebox.Ignored},
+		{"a quota", live, status.Error(codes.ResourceExhausted, "quota exceeded"), fusebox.Failure},
+		{"size words, other code", live, status.Error(codes.Internal, "grpc: received message larger than max (8 vs. 1)"), fusebox.Failure},
 	} {
 		if got := judge(tc.ctx, tc.err, DefaultCodeClassifier); got != tc.want {
 			t.Errorf("%s: judge = %v, want %v", tc.name, got, tc.want)
+		}
+		// A unary RPC agrees, whatever its request.
+		if got := judgeUnary(tc.ctx, tc.err, &testpb.SimpleRequest{}, DefaultCodeClassifier); got != tc.want {
+			t.Errorf("%s: judgeUnary = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestJudgeUnaryUnencodable: grpc-go's encoding error is the client's own
+// when the request does not encode, and the server's when it does.
+func TestJudgeUnaryUnencodable(t *testing.T) {
+	live := context.Background()
+	canceled, cancel := context.WithCancel(context.Background())
+	cancel()
+	marshal := status.Error(codes.Internal, "grpc: error while marshaling: string field contains invalid UTF-8")
+	bad := &testpb.SimpleRequest{ResponseStatus: &testpb.EchoStatus{Message: "\xff"}}
+	good := &testpb.SimpleRequest{}
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+		err  error
+		req  any
+		want fusebox.Outcome
+	}{
+		{"the request does not encode", live, marshal, bad, fusebox.Ignored},
+		{"wrapped", live, fmt.Errorf("x: %w", marshal), bad, fusebox.Ignored},
+		{"the request encodes: the server's answer did not", live, marshal, good, fusebox.Failure},
+		{"not a proto.Message: taken at its word", live, marshal, struct{}{}, fusebox.Ignored},
+		{"other words", live, status.Error(codes.Internal, "boom"), bad, fusebox.Failure},
+		{"caller gone", canceled, status.Error(codes.Internal, "boom"), bad, fusebox.Ignored},
+	} {
+		if got := judgeUnary(tc.ctx, tc.err, tc.req, DefaultCodeClassifier); got != tc.want {
+			t.Errorf("%s: judgeUnary = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
@@ -112,6 +154,8 @@ func TestRetryableCode(t *testing.T) {
 		{nil, false},
 		{status.Error(codes.Unavailable, "x"), true},
 		{status.Error(codes.ResourceExhausted, "x"), true},
+		{status.Error(codes.ResourceExhausted, "trying to send message larger than max (1000 vs. 100)"), false},
+		{fmt.Errorf("wrapped: %w", status.Error(codes.ResourceExhausted, "grpc: received message larger than max (8 vs. 1)")), false},
 		{status.Error(codes.Aborted, "x"), true},
 		{status.Error(codes.DeadlineExceeded, "x"), true},
 		{fmt.Errorf("wrapped: %w", status.Error(codes.Unavailable, "x")), true},

@@ -17,6 +17,13 @@ import (
 // UnaryClientInterceptor returns an interceptor that runs every unary RPC
 // through the pipeline of its key (see WithPipeline, WithServiceKeys) and
 // judges its result by status code (see WithClassifier, DefaultCodeClassifier).
+// Errors of the caller's own making are Ignored, as the stream interceptor
+// ignores them (see CodeClassifier): a request that does not encode (a
+// proto3 string that is not UTF-8), or that is over the caller's
+// MaxCallSendMsgSize, never reaches the server and counts against no one.
+// An encoding error is taken to be the request's when the request, encoded
+// again, fails too (or is no proto.Message): a server that cannot encode
+// its answer sends the same words, and that is its failure.
 //
 // The caller gets the server's error unchanged, also when it was not judged
 // a failure (a NotFound is returned as it came), and a rejection by a policy
@@ -169,7 +176,7 @@ func (c *client) unary(ctx context.Context, method string, req, reply any, cc *g
 			r = own
 		}
 		err := invoker(actx, method, req, r, cc, opts...)
-		o := judge(ctx, err, c.codeClassify)
+		o := judgeUnary(ctx, err, req, c.codeClassify)
 		if perr := present(ctx, err, o); perr != nil {
 			return nil, perr
 		}

@@ -25,8 +25,12 @@
 // Internal, Unknown, DataLoss and Aborted are failures of the server; the
 // other codes are successes, since the server answered (a NotFound is the
 // server doing its job); and an RPC whose caller canceled it or whose
-// caller's deadline passed is Ignored, as is a Canceled attempt. The policies
-// of the pipeline are shown the judgement, not the raw error: an attempt
+// caller's deadline passed is Ignored, as is a Canceled attempt, and so are
+// gRPC's errors of the caller's own making, which say nothing about the
+// server's health: a request that cannot be encoded, and a message over a
+// size limit (MaxCallSendMsgSize, MaxCallRecvMsgSize, the server's
+// MaxRecvMsgSize; see CodeClassifier). The policies of the pipeline are
+// shown the judgement, not the raw error: an attempt
 // judged a success reaches them as nil (the caller still gets its error,
 // unchanged), an ignored one as an error matching context.Canceled. So the
 // policies' default classifiers agree with the interceptor: leave

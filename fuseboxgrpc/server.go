@@ -83,7 +83,8 @@ func WithUnavailableWhenFull() ServerOption {
 
 // WithRateLimit limits how often RPCs may arrive, per key: key picks an
 // RPC's key (nil means PeerKey, the client's address) and the Keyed limiter
-// gives each key its own token bucket. An RPC refused a token ends with
+// gives each key its own token bucket, keeping at most MaxKeys keys of at
+// most ratelimit.MaxKeyLen bytes each (a longer key is kept as a digest). An RPC refused a token ends with
 // codes.ResourceExhausted, before it takes a concurrency slot and without
 // running the handler. A streaming RPC takes one token when it starts, none
 // per message. A nil limiter means no rate limit.
@@ -125,7 +126,10 @@ func PeerKey(ctx context.Context) string {
 
 // MetadataKey returns a KeyFunc that keys an RPC by the first value of the
 // request metadata (header) name, a tenant or API key, say; RPCs without it
-// share the key "".
+// share the key "". The value is the client's to choose, up to gRPC's limit
+// on header size (16 MiB by default): the limiter keeps a key longer than
+// ratelimit.MaxKeyLen bytes as a fixed-size digest, so long values cost no
+// more memory than short ones.
 func MetadataKey(name string) KeyFunc {
 	return func(ctx context.Context) string {
 		if v := metadata.ValueFromIncomingContext(ctx, name); len(v) > 0 {

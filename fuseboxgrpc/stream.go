@@ -36,7 +36,9 @@ import (
 //     message without error;
 //   - RecvMsg returns any other error: the stream's final status, judged as
 //     a unary RPC's (see WithClassifier), Ignored when the caller's context
-//     has ended;
+//     has ended or a message was over a size limit (an answer over the
+//     caller's MaxCallRecvMsgSize, a request over the server's
+//     MaxRecvMsgSize; see CodeClassifier);
 //   - SendMsg returns an error other than io.EOF, which gRPC reports only for
 //     errors of the client's own making (a message it cannot encode):
 //     Ignored;

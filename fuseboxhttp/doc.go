@@ -12,8 +12,12 @@
 // own [fusebox.Pipeline], built once by the factory given to [WithPipeline].
 // A client of an open-ended set of hosts (webhooks, crawlers) takes its
 // pipelines from a registry.Registry instead, with [WithRegistry]: idle
-// pipelines are evicted and their number capped, while an open breaker's is
-// kept. An attempt is one base.RoundTrip:
+// pipelines are evicted and their number is capped at the registry's
+// MaxKeys, a hard bound. A pipeline whose breaker is open is evicted last,
+// and then its host is still not called until the breaker's open period
+// ends: the registry remembers the host (16 bytes, in a table of bounded
+// size) and requests to it fail with an error matching fusebox.ErrOpen,
+// as from the breaker itself. An attempt is one base.RoundTrip:
 //
 //   - A transport error, or a response whose status is a failure (500, 502,
 //     503, 504, 408 and 429 by default; see [WithFailureStatuses]), is an
@@ -55,7 +59,10 @@
 //   - [RateLimiter] limits requests per client (a ratelimit.Keyed) and
 //     answers 429 with Retry-After.
 //   - [Deadline] reads the deadline header and bounds the handler's context.
-//   - [Recover] turns a handler's panic into a 500 and keeps serving.
+//   - [Recover] turns a handler's panic into a 500 and keeps serving. The
+//     handler's ResponseWriter keeps exactly the optional interfaces of the
+//     server's (http.Flusher, http.Hijacker, io.ReaderFrom, http.Pusher),
+//     so streaming, sendfile and websocket upgrades work behind it.
 //
 // # Health and shutdown
 //

@@ -221,8 +221,9 @@ func ExampleListenAndServe() {
 }
 
 // A client of many hosts takes its pipelines from a registry, which keeps
-// at most MaxKeys of them (idle ones go first, open breakers stay), so
-// memory does not grow with every host the client ever called.
+// at most MaxKeys of them (those at rest go first, open breakers last, and
+// a host whose open breaker goes is still refused until its open period
+// ends), so memory does not grow with every host the client ever called.
 func ExampleWithRegistry() {
 	reg, err := registry.New(registry.Config[*fusebox.Pipeline]{
 		New: func(host string) (*fusebox.Pipeline, error) {

@@ -3,7 +3,6 @@ package fuseboxhttp
 import (
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"math"
 	"net"
@@ -146,7 +145,10 @@ type RateLimiterConfig struct {
 	IdleTimeout time.Duration `json:"idleTimeout" yaml:"idleTimeout"`
 	// KeyFunc returns a request's key: nil means the client's IP address,
 	// from RemoteAddr or, with TrustedProxies, X-Forwarded-For (see
-	// ClientIP).
+	// ClientIP). A key may come straight from a header the client sends:
+	// the limiter keeps a key longer than ratelimit.MaxKeyLen bytes as a
+	// fixed-size digest, so a client's long values cost no more memory
+	// than short ones.
 	KeyFunc func(*http.Request) string `json:"-" yaml:"-"`
 	// TrustedProxies is how many reverse proxies in front of the server
 	// append to X-Forwarded-For: the default key is then that many entries
@@ -362,8 +364,23 @@ type RecoverConfig struct {
 // panic continues as http.ErrAbortHandler, which makes net/http abort the
 // response (the client sees a broken response, not a truncated one that
 // looks whole) without logging it again. A panic with http.ErrAbortHandler
-// itself is re-raised untouched, as net/http expects. In every case the
-// server goes on serving other requests.
+// itself is re-raised untouched, as net/http expects. A handler that had
+// hijacked the connection (http.Hijacker) owns it: its panic is reported,
+// and nothing is written. In every case the server goes on serving other
+// requests.
+//
+// The handler's ResponseWriter has exactly the optional interfaces of the
+// one Recover is given, among http.Flusher, http.Hijacker, io.ReaderFrom
+// and http.Pusher, so that a type assertion answers as it would without
+// Recover: a websocket upgrade finds its Hijacker on HTTP/1.x, and an
+// HTTP/2 response, which has none, does not claim one. It also has the
+// methods http.ResponseController uses (FlushError, SetReadDeadline,
+// SetWriteDeadline, EnableFullDuplex), which return an error matching
+// http.ErrNotSupported where the writer underneath does not support them,
+// and Unwrap. Once the handler has unwrapped it (as ResponseController does
+// to hijack a writer that is no Hijacker itself but wraps one), Recover can
+// no longer see what was written, and a panic aborts the response rather
+// than risk a 500 in the middle of one.
 //
 // Put it outermost, so that it covers every other middleware.
 func Recover(c RecoverConfig) (Middleware, error) {
@@ -375,7 +392,7 @@ func Recover(c RecoverConfig) (Middleware, error) {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rw := &recoverWriter{ResponseWriter: w}
+			rw, ww := newRecoverWriter(w)
 			defer func() {
 				v := recover()
 				if v == nil {
@@ -385,7 +402,13 @@ func Recover(c RecoverConfig) (Middleware, error) {
 					panic(v)
 				}
 				onPanic(v, debug.Stack())
-				if rw.wrote {
+				switch {
+				case rw.hijacked:
+					// The connection is the handler's now: nothing
+					// may be written to it, and net/http has nothing
+					// to abort.
+					return
+				case rw.wrote, rw.unwrapped:
 					panic(http.ErrAbortHandler)
 				}
 				h := w.Header()
@@ -394,45 +417,7 @@ func Recover(c RecoverConfig) (Middleware, error) {
 				}
 				http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 			}()
-			next.ServeHTTP(rw, r)
+			next.ServeHTTP(ww, r)
 		})
 	}, nil
 }
-
-// recoverWriter notes whether the response headers were sent.
-type recoverWriter struct {
-	http.ResponseWriter
-	wrote bool
-}
-
-func (w *recoverWriter) WriteHeader(code int) {
-	// 1xx informational responses (except 101) leave the final status
-	// still to be written.
-	if code >= 200 || code == http.StatusSwitchingProtocols {
-		w.wrote = true
-	}
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *recoverWriter) Write(p []byte) (int, error) {
-	w.wrote = true
-	return w.ResponseWriter.Write(p)
-}
-
-// Flush sends buffered data to the client, if the underlying writer can.
-func (w *recoverWriter) Flush() {
-	w.wrote = true
-	if f, ok := w.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-// ReadFrom copies from r, through the underlying writer's ReadFrom when it
-// has one (sendfile).
-func (w *recoverWriter) ReadFrom(r io.Reader) (int64, error) {
-	w.wrote = true
-	return io.Copy(w.ResponseWriter, r)
-}
-
-// Unwrap returns the underlying writer, for http.ResponseController.
-func (w *recoverWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -134,12 +134,27 @@ func WithPipeline(factory func(key string) (*fusebox.Pipeline, error)) Option {
 
 // WithRegistry takes every request's pipeline from reg, by the request's
 // key, instead of keeping one per key for the life of the RoundTripper:
-// the registry creates pipelines lazily, evicts the idle ones and caps
-// their number, never evicting one whose breaker is open (see
+// the registry creates pipelines lazily, evicts the idle ones and never
+// holds more than its MaxKeys, whatever their breakers' state (see
 // registry.Config). Memory then stays bounded however many hosts the client
-// calls. A request costs a registry lookup; the default key is built for
-// every request, as the cache of WithPipeline's pipelines per host would
-// itself grow with the hosts.
+// calls, failing ones included: MaxKeys pipelines, and at most
+// MaxRemembered remembered hosts of 16 bytes each.
+//
+// The rule for open breakers: the registry evicts a pipeline whose
+// breaker is open only when every pipeline it holds has state to keep,
+// and then remembers the host until the breaker's open period ends (for a
+// breaker forced open, until reg.Delete). Until then a request to the host
+// is not sent: it fails with a *registry.HeldError, which matches
+// fusebox.ErrOpen like the breaker's own rejection and tells the time left
+// through RetryAfter. After it the host gets a new pipeline, whose breaker
+// starts closed. When more hosts are evicted within one open period than
+// the registry remembers (MaxRemembered, 4 × MaxKeys by default), the
+// hosts whose periods end first are forgotten early and called again:
+// size MaxRemembered accordingly.
+//
+// A request costs a registry lookup; the default key is built for every
+// request, as the cache of WithPipeline's pipelines per host would itself
+// grow with the hosts.
 //
 // Other code may share reg, to see the same pipelines (for metrics, say).
 // WithRegistry and WithPipeline exclude each other.

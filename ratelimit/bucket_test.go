@@ -42,7 +42,9 @@ func TestNewValidation(t *testing.T) {
 		{Config{Rate: 2e9}, "Rate 2e+09 out of range"},
 		{Config{Rate: 1e-12}, "Rate 1e-12 out of range"},
 		{Config{Rate: 10, Burst: -1}, "Burst -1 out of range: want 0 (default ceil(Rate) = 10) to"},
-		{Config{Rate: 1e9, Burst: math.MaxInt}, "Burst"},
+		// Burst × token interval must fit 2^62 ns: 4.6e6 tokens at 1/ms
+		// (math.MaxInt at 1e9/s, which a 32-bit int cannot exceed).
+		{Config{Rate: 0.001, Burst: math.MaxInt32}, "Burst 2147483647 out of range: want 0 (default ceil(Rate) = 1) to 4611686"},
 		{Config{Rate: 10, MaxWait: -time.Second}, "MaxWait -1s out of range"},
 		{Config{Rate: 10, MaxWait: time.Second}, "MaxWait 1s set without Wait"},
 	}
@@ -488,7 +490,6 @@ func BenchmarkBucketAllow(b *testing.B) {
 			}
 		})
 	})
-	clock.Default().Stop()
 }
 
 func BenchmarkBucketExecute(b *testing.B) {
@@ -501,5 +502,4 @@ func BenchmarkBucketExecute(b *testing.B) {
 			_ = bk.Execute(ctx, fn)
 		}
 	})
-	clock.Default().Stop()
 }

@@ -3,6 +3,7 @@ package ratelimit
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,12 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("Keyed.Execute beyond Burst: %v", err)
 	}
 	rec.Expect(rejected("keyed", "rate limited: key=b"))
+	// A long key is named by its digest, as it is kept.
+	long := strings.Repeat("c", MaxKeyLen+1)
+	if !k.Allow(long) || k.Allow(long) {
+		t.Fatal("Keyed.Allow: want one call of a long key allowed, the next refused")
+	}
+	rec.Expect(rejected("keyed", "rate limited: key="+storedKey(long)))
 	rec.Close()
 }
 

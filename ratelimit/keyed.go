@@ -2,6 +2,8 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"hash/maphash"
 	"strings"
@@ -20,6 +22,43 @@ const (
 	// it zero.
 	DefaultIdleTimeout = time.Minute
 )
+
+// MaxKeyLen is the most bytes of a key that a Keyed limiter keeps as they
+// are. A longer key is kept as a digest of the whole key: "sha256:" and the
+// 64 hex digits of its SHA-256, 71 bytes, longer than any key kept as it
+// is, so that no short key can share a long key's bucket, and two long keys
+// share one only if their SHA-256s collide. A key's memory is so bounded
+// whatever its length: keys read from a request (a header, a metadata
+// value) may be as long as the server lets a client make them, megabytes,
+// and ten thousand of them would otherwise be held at full size. The
+// digest is also the key EventRejected names. Hashing costs time in
+// proportion to the key, on every call with a long key.
+const MaxKeyLen = 64
+
+// digestPrefix begins the form a key longer than MaxKeyLen is kept in.
+const digestPrefix = "sha256:"
+
+// storedKey returns the form key is kept in: key itself, or for a key
+// longer than MaxKeyLen its digest.
+func storedKey(key string) string {
+	if len(key) <= MaxKeyLen {
+		return key
+	}
+	// Hashed a chunk at a time, rather than through []byte(key): no copy
+	// of the whole key.
+	h := sha256.New()
+	var chunk [1024]byte
+	for rest := key; rest != ""; {
+		n := copy(chunk[:], rest)
+		h.Write(chunk[:n])
+		rest = rest[n:]
+	}
+	var sum [sha256.Size]byte
+	var b [len(digestPrefix) + 2*sha256.Size]byte
+	copy(b[:], digestPrefix)
+	hex.Encode(b[len(digestPrefix):], h.Sum(sum[:0]))
+	return string(b[:])
+}
 
 // maxShards is how many shards a Keyed spreads its keys over: enough that
 // goroutines on different keys rarely meet on a lock.
@@ -53,7 +92,8 @@ type KeyedConfig struct {
 	// Clock supplies the time; nil means clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
 	// Events, when set, receives an EventRejected (Policy "ratelimit",
-	// Reason "rate limited: key=" and the key) for every call Allow or Run
+	// Reason "rate limited: key=" and the key, or its digest for a key
+	// longer than MaxKeyLen) for every call Allow or Run
 	// refuses. The event is built, and the Reason allocated, only when the
 	// bus has a subscriber. nil means no events.
 	Events *fusebox.Events `json:"-" yaml:"-"`
@@ -66,7 +106,7 @@ type KeyedConfig struct {
 //
 // Keys are spread over up to 32 shards, each a map under its own mutex, so
 // goroutines working on different keys rarely contend. Allow for a key
-// already known allocates nothing.
+// already known, of at most MaxKeyLen bytes, allocates nothing.
 //
 // Memory stays bounded in two ways. A key unused for IdleTimeout whose
 // bucket has refilled is forgotten, which loses nothing since a new key
@@ -77,7 +117,8 @@ type KeyedConfig struct {
 // early, so that key may briefly get more than its rate. New keys are never
 // rejected for lack of room: under a flood of new keys (random client IDs)
 // the limiter stays correct for every key it remembers and degrades to
-// forgetting the quietest.
+// forgetting the quietest. Nor can long keys take much memory: a key longer
+// than MaxKeyLen bytes is kept as a fixed-size digest.
 type Keyed struct {
 	// Read-only after NewKeyed.
 	g        gcra
@@ -174,6 +215,7 @@ func (k *Keyed) Allow(key string) bool {
 
 // allowAt is Allow at the given Nanotime reading.
 func (k *Keyed) allowAt(key string, now int64) bool {
+	key = storedKey(key)
 	sh := k.shard(key)
 	sh.mu.Lock()
 	e := sh.m[key]

@@ -278,3 +278,59 @@ func BenchmarkKeyedAllow(b *testing.B) {
 		}
 	})
 }
+
+// TestKeyedLongKeysBounded: a key longer than MaxKeyLen is kept as its
+// digest, so 200 keys of 1 MiB each, all remembered, hold kilobytes rather
+// than 200 MiB; each long key still has its own bucket. Before, each key
+// was kept whole.
+func TestKeyedLongKeysBounded(t *testing.T) {
+	const n, size = 200, 1 << 20
+	k := mustKeyed(t, KeyedConfig{Rate: 1, Burst: 1, Clock: newFake()})
+	// The keys differ in their last bytes only: a digest of a part of the
+	// key would merge them.
+	buf := []byte(strings.Repeat("k", size))
+	key := func(i int) string {
+		copy(buf[size-8:], fmt.Sprintf("%08d", i))
+		return string(buf) // a fresh 1 MiB string, garbage once Allow returns
+	}
+	before := testwait.HeapAlloc()
+	for i := range n {
+		if !k.allowAt(key(i), 0) {
+			t.Fatalf("long key %d: refused its first call: it shares a bucket", i)
+		}
+	}
+	if k.Len() != n {
+		t.Fatalf("Len = %d, want all %d keys remembered", k.Len(), n)
+	}
+	grown := testwait.HeapGrowth(t, before, 1<<20)
+	t.Logf("%d keys of %d bytes: the heap grew %d bytes", n, size, grown)
+	for i := range n {
+		if k.allowAt(key(i), 0) {
+			t.Fatalf("long key %d: a second call at once was allowed, want its bucket empty", i)
+		}
+	}
+}
+
+// TestKeyedStoredKey: keys up to MaxKeyLen bytes are kept as they are;
+// longer ones as a digest longer than MaxKeyLen, which no key kept as it is
+// can equal.
+func TestKeyedStoredKey(t *testing.T) {
+	short := strings.Repeat("s", MaxKeyLen)
+	if got := storedKey(short); got != short {
+		t.Fatalf("storedKey of %d bytes = %q, want it unchanged", MaxKeyLen, got)
+	}
+	long := short + "x"
+	got := storedKey(long)
+	if !strings.HasPrefix(got, "sha256:") || len(got) != 71 || len(got) <= MaxKeyLen {
+		t.Fatalf("storedKey of %d bytes = %q, want sha256: and 64 hex digits", len(long), got)
+	}
+	if storedKey(short+"y") == got || storedKey(got) == got {
+		t.Fatal("two keys share a digest")
+	}
+	// A key spelled as a long key's digest is itself longer than MaxKeyLen,
+	// and digested in turn: it has a bucket of its own.
+	k := mustKeyed(t, KeyedConfig{Rate: 1, Burst: 1, Clock: newFake()})
+	if !k.allowAt(long, 0) || !k.allowAt(got, 0) || k.Len() != 2 {
+		t.Fatal("a long key and its digest share a bucket")
+	}
+}

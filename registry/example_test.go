@@ -103,3 +103,40 @@ func Example_perTenantRateLimiters() {
 	// acme: 200 200 200 200
 	// 2 tenants
 }
+
+// MaxKeys is a hard bound, open breakers included. When the cap evicts an
+// open breaker, the registry remembers its key until the open period ends
+// and refuses it meanwhile, so the failing host is not called early; then
+// the key gets a new, closed breaker.
+func Example_evictedOpenBreaker() {
+	clk := clock.NewFake(time.Time{}) // leave Clock nil outside tests
+	hosts, err := registry.New(registry.Config[*breaker.Breaker]{
+		New: func(host string) (*breaker.Breaker, error) {
+			return breaker.New(breaker.Config{Name: host, ConsecutiveFailures: 1, OpenDuration: time.Minute, Clock: clk})
+		},
+		MaxKeys: 2,
+		Clock:   clk,
+	})
+	if err != nil {
+		panic(err)
+	}
+	refused := func(context.Context) error { return errors.New("connection refused") }
+	for _, host := range []string{"a.dead", "b.dead", "c.dead"} {
+		b, _ := hosts.Get(host)
+		_ = b.Execute(context.Background(), refused) // each opens its breaker
+		clk.Advance(10 * time.Second)
+	}
+	fmt.Println(hosts.Len(), "breakers")
+
+	_, err = hosts.Get("a.dead") // evicted to make room for c.dead
+	var held *registry.HeldError
+	fmt.Println(errors.Is(err, fusebox.ErrOpen), errors.As(err, &held), held.RetryAfter())
+
+	clk.Advance(held.RetryAfter())
+	b, err := hosts.Get("a.dead")
+	fmt.Println(b.State(), err)
+	// Output:
+	// 2 breakers
+	// true true 30s
+	// closed <nil>
+}

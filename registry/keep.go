@@ -1,6 +1,8 @@
 package registry
 
 import (
+	"time"
+
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
@@ -32,7 +34,9 @@ type policies interface {
 //   - a *fusebox.Pipeline, or anything with a Policies() []fusebox.Policy
 //     method, one of whose policies DefaultKeep keeps.
 //
-// Anything else, nil included, may go.
+// Anything else, nil included, may go. The idle sweep never evicts a member
+// DefaultKeep keeps; the cap evicts one only when every member is kept
+// (see Config.MaxKeys and Config.Hold).
 func DefaultKeep(m any) bool {
 	switch v := m.(type) {
 	case *breaker.Breaker:
@@ -74,4 +78,47 @@ func keepAny(ps []fusebox.Policy) bool {
 		}
 	}
 	return false
+}
+
+// DefaultHold is the Hold rule of a Config that sets none. It reports for
+// how much longer m rejects every call:
+//
+//   - for a *breaker.Breaker that is Open, the rest of its open period
+//     (its Snapshot's RetryAfter; 0 once the period has ended, though the
+//     breaker reads Open until its next call);
+//   - HoldForever for a *breaker.Breaker that is ForcedOpen;
+//   - for a *fusebox.Pipeline, or anything with a Policies() []fusebox.Policy
+//     method, the longest of its policies';
+//   - 0 for anything else: a half-open breaker (which admits probes), a
+//     bulkhead, a token bucket, nil.
+func DefaultHold(m any) time.Duration {
+	switch v := m.(type) {
+	case *breaker.Breaker:
+		if v == nil {
+			return 0
+		}
+		switch v.State() {
+		case breaker.ForcedOpen:
+			return HoldForever
+		case breaker.Open:
+			return v.Snapshot().RetryAfter
+		}
+		return 0
+	case *fusebox.Pipeline:
+		if v == nil {
+			return 0
+		}
+		return holdAny(v.Policies())
+	case policies:
+		return holdAny(v.Policies())
+	}
+	return 0
+}
+
+func holdAny(ps []fusebox.Policy) time.Duration {
+	var d time.Duration
+	for _, p := range ps {
+		d = max(d, DefaultHold(p))
+	}
+	return d
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -19,15 +20,19 @@ const (
 	DefaultIdleTimeout = 10 * time.Minute
 	// DefaultMaxKeys is the MaxKeys of a Config that leaves it zero.
 	DefaultMaxKeys = 10000
+	// DefaultRememberedPerKey is how many keys the registry remembers per
+	// key of MaxKeys when MaxRemembered is left zero.
+	DefaultRememberedPerKey = 4
 )
 
 // numShards is how many shards the keys are spread over, so that Gets of
 // different keys rarely meet on a lock.
 const numShards = 32
 
-// evictBackoff is how long cap eviction rests after a full pass found no
-// evictable member, so that a registry full of open breakers does not scan
-// every member on every new key.
+// evictBackoff is how long cap eviction goes on evicting, from the
+// members judged by its last pass, members whose state Keep holds and
+// Hold cannot remember, before it scans every member again: a registry
+// full of such members then does not scan them all on every new key.
 const evictBackoff = time.Second
 
 // Config configures a Registry of members of type T. Only New is required.
@@ -47,16 +52,48 @@ type Config[T any] struct {
 	// Gets that create a key and by the background sweeper of Start:
 	// 0 means IdleTimeout/2; negative is an error.
 	SweepInterval time.Duration `json:"sweepInterval" yaml:"sweepInterval"`
-	// MaxKeys caps the number of members: 0 means DefaultMaxKeys (10000);
-	// negative is an error. When a new key finds the registry full, the
-	// least recently used member that Keep lets go is evicted; when there
-	// is none, the new member is created anyway and counted in
-	// Stats.OverCap.
+	// MaxKeys caps the number of members, whatever their state: 0 means
+	// DefaultMaxKeys (10000); negative is an error. When a new key finds
+	// the registry full, the least recently used member is evicted,
+	// choosing first among the members Keep lets go, then among those
+	// Hold says reject every call (whose keys are then remembered, see
+	// MaxRemembered), and only then among the other members Keep holds,
+	// whose state is lost. The bound is exceeded only while members are
+	// being built: a new member is not refused when every other member is
+	// itself still being built (counted in Stats.OverCap).
 	MaxKeys int `json:"maxKeys" yaml:"maxKeys"`
-	// Keep reports whether a member holds state that must survive
-	// eviction; such a member is never evicted, however idle. nil means
+	// Keep reports whether a member holds state that evicting it would
+	// lose; the idle sweep never evicts such a member, and the cap does
+	// only when every other member is held too (see MaxKeys). nil means
 	// DefaultKeep. It runs outside any lock of the registry.
 	Keep func(m T) bool `json:"-" yaml:"-"`
+	// Hold reports, for a member Keep holds, for how much longer it
+	// rejects every call: an open circuit breaker's remaining open
+	// period, HoldForever for a breaker forced open, 0 for a member that
+	// admits calls. nil means DefaultHold. It runs outside any lock of the
+	// registry, when the cap must evict a member Keep holds.
+	//
+	// When the cap evicts a member that rejects every call, the registry
+	// remembers the key and the instant the rejection ends, and until that
+	// instant Get of the key returns a *HeldError (matching
+	// fusebox.ErrOpen) instead of building a member: a host cut off by an
+	// open breaker stays cut off for the rest of its open period, evicted
+	// or not. After the instant Get builds a new member, as for a new key:
+	// a new breaker starts closed, without the half-open probing and the
+	// open-duration backoff of the evicted one.
+	Hold func(m T) time.Duration `json:"-" yaml:"-"`
+	// MaxRemembered caps the keys the registry remembers for Hold: 0
+	// means DefaultRememberedPerKey (4) × MaxKeys; negative is an error.
+	// The capacity is rounded up to a multiple of 256; each remembered
+	// key costs 16 bytes (a 64-bit hash of the key, not the key, and the
+	// instant), allocated in 32 parts as keys are first remembered. The
+	// table is a set-associative cache: a key's hash picks a set of 8
+	// records, and a full set gives up the record whose rejection ends
+	// first (an ended rejection first of all, a forced-open one last),
+	// counted in Stats.Forgotten when it had not ended. A forgotten key
+	// gets a new member at its next Get. Two keys whose 64-bit hashes
+	// (seeded at random per registry) are equal share a record.
+	MaxRemembered int `json:"maxRemembered" yaml:"maxRemembered"`
 	// Clock measures idleness and paces the background sweeper: nil means
 	// clock.Default().
 	Clock clock.Clock `json:"-" yaml:"-"`
@@ -69,11 +106,13 @@ type Registry[T any] struct {
 	factory   func(string) (T, error)
 	overrides map[string]func(string) (T, error)
 	keep      func(T) bool
+	hold      func(T) time.Duration
 	clk       clock.Clock
-	coarse    *clock.Coarse // clk when it is a coarse clock: no interface call
+	nano      nanoClock // reads clk's Nanotime
 	idle      int64
 	interval  int64
 	maxKeys   int
+	memoSets  int // sets of the table of remembered keys, per shard
 	seed      maphash.Seed
 	shards    [numShards]shard[T]
 
@@ -81,12 +120,17 @@ type Registry[T any] struct {
 	lastSweep atomic.Int64 // Nanotime of the last sweep's start
 
 	created, evicted, deleted, factoryErrors, overCap atomic.Uint64
+	evictedKept, evictedHeld, forgotten, refused      atomic.Uint64
 
-	// Cap eviction: candidates in least-recently-used order, consumed from
-	// the front and rebuilt by a scan when used up. Requires evictMu.
-	evictMu   sync.Mutex
-	lru       []candidate[T]
-	noEvictTo int64 // Nanotime before which cap eviction does not look
+	// Cap eviction: the members of the last scan in least-recently-used
+	// order, consumed from the front: lru not yet judged, held judged
+	// kept and rejecting (evicted, remembered, once lru is used up), kept
+	// judged kept and not rejecting (evicted last). Requires evictMu.
+	evictMu  sync.Mutex
+	lru      []candidate[T]
+	held     []candidate[T]
+	kept     []candidate[T]
+	rescanAt int64 // Nanotime before which kept is used rather than a new scan
 
 	// The background sweeper; requires runMu.
 	runMu sync.Mutex
@@ -95,9 +139,10 @@ type Registry[T any] struct {
 }
 
 type shard[T any] struct {
-	mu sync.RWMutex
-	m  map[string]*entry[T] // requires mu
-	_  [32]byte             // keep neighbouring shards' locks off one cache line
+	mu   sync.RWMutex
+	m    map[string]*entry[T] // requires mu
+	memo []record             // remembered keys, memoSets×ways once used; requires mu
+	_    [8]byte              // keep neighbouring shards' locks off one cache line
 }
 
 // entry is one key's member. val is written once, before done is set (or
@@ -148,8 +193,24 @@ type Stats struct {
 	// Deleted those removed by Delete.
 	Evicted uint64 `json:"evicted"`
 	Deleted uint64 `json:"deleted"`
+	// EvictedKept counts the members among Evicted that Keep held, which
+	// the cap evicted because every member was held; EvictedHeld those
+	// of them that rejected every call (see Config.Hold), whose keys were
+	// remembered. The others' state was lost.
+	EvictedKept uint64 `json:"evictedKept"`
+	EvictedHeld uint64 `json:"evictedHeld"`
+	// Remembered is the number of remembered keys whose rejection has not
+	// ended; MaxRemembered the capacity of their table.
+	Remembered    int `json:"remembered"`
+	MaxRemembered int `json:"maxRemembered"`
+	// Forgotten counts remembered keys given up before their rejection
+	// ended, to make room for others; Refused the Gets refused with a
+	// *HeldError.
+	Forgotten uint64 `json:"forgotten"`
+	Refused   uint64 `json:"refused"`
 	// OverCap counts members created while the registry was full and no
-	// member could be evicted: the registry then holds more than MaxKeys.
+	// other member could be evicted, every one being still built: the
+	// registry then holds more than MaxKeys until they are.
 	OverCap uint64 `json:"overCap"`
 }
 
@@ -173,7 +234,10 @@ func New[T any](c Config[T]) (*Registry[T], error) {
 	if c.MaxKeys < 0 {
 		return nil, fmt.Errorf("registry: MaxKeys %d out of range: want 0 (default %d) or more", c.MaxKeys, DefaultMaxKeys)
 	}
-	r := &Registry[T]{factory: c.New, keep: c.Keep, clk: c.Clock, maxKeys: c.MaxKeys, seed: maphash.MakeSeed()}
+	if c.MaxRemembered < 0 {
+		return nil, fmt.Errorf("registry: MaxRemembered %d out of range: want 0 (default %d × MaxKeys) or more", c.MaxRemembered, DefaultRememberedPerKey)
+	}
+	r := &Registry[T]{factory: c.New, keep: c.Keep, hold: c.Hold, clk: c.Clock, maxKeys: c.MaxKeys, seed: maphash.MakeSeed()}
 	if len(c.Overrides) > 0 {
 		r.overrides = make(map[string]func(string) (T, error), len(c.Overrides))
 		for k, f := range c.Overrides {
@@ -183,10 +247,14 @@ func New[T any](c Config[T]) (*Registry[T], error) {
 	if r.keep == nil {
 		r.keep = func(m T) bool { return DefaultKeep(m) }
 	}
+	if r.hold == nil {
+		r.hold = func(m T) time.Duration { return DefaultHold(m) }
+	}
 	if r.clk == nil {
 		r.clk = clock.Default()
 	}
-	r.coarse, _ = r.clk.(*clock.Coarse)
+	r.nano.clk = r.clk
+	r.nano.coarse, _ = r.clk.(*clock.Coarse)
 	idle := c.IdleTimeout
 	if idle == 0 {
 		idle = DefaultIdleTimeout
@@ -199,6 +267,14 @@ func New[T any](c Config[T]) (*Registry[T], error) {
 	if r.maxKeys == 0 {
 		r.maxKeys = DefaultMaxKeys
 	}
+	remembered := c.MaxRemembered
+	if remembered == 0 {
+		remembered = DefaultRememberedPerKey * min(r.maxKeys, math.MaxInt/DefaultRememberedPerKey)
+	}
+	// Sets per shard: enough for remembered keys, capped so that no shard
+	// could ask for more than a large table (2^22 records, 64 MiB) even
+	// for a MaxKeys meant as "no limit".
+	r.memoSets = max(1, min((remembered-1)/(numShards*ways)+1, maxRemembered/(numShards*ways)))
 	for i := range r.shards {
 		r.shards[i].m = make(map[string]*entry[T])
 	}
@@ -206,16 +282,14 @@ func New[T any](c Config[T]) (*Registry[T], error) {
 	return r, nil
 }
 
-func (r *Registry[T]) now() int64 {
-	if r.coarse != nil {
-		return r.coarse.Nanotime()
-	}
-	return r.clk.Nanotime()
-}
+func (r *Registry[T]) now() int64 { return r.nano.now() }
 
-func (r *Registry[T]) shard(key string) *shard[T] {
-	return &r.shards[maphash.String(r.seed, key)%numShards]
-}
+// hash returns key's hash, which picks its shard and its record.
+func (r *Registry[T]) hash(key string) uint64 { return maphash.String(r.seed, key) }
+
+func (r *Registry[T]) shardOf(h uint64) *shard[T] { return &r.shards[h%numShards] }
+
+func (r *Registry[T]) shard(key string) *shard[T] { return r.shardOf(r.hash(key)) }
 
 // touch marks e used now. It writes only when the reading moved, so that
 // goroutines hammering one key do not fight over its cache line more than
@@ -231,8 +305,13 @@ func (r *Registry[T]) touch(e *entry[T]) {
 // of a new key run the factory once and all return its result; a factory
 // error is returned (wrapped with the key) to all of them and not
 // remembered.
+//
+// Get of a key whose member the cap evicted while it rejected every call
+// (see Config.Hold) returns a *HeldError, matching fusebox.ErrOpen, until
+// that rejection ends, and builds nothing.
 func (r *Registry[T]) Get(key string) (T, error) {
-	sh := r.shard(key)
+	h := r.hash(key)
+	sh := r.shardOf(h)
 	sh.mu.RLock()
 	e := sh.m[key]
 	sh.mu.RUnlock()
@@ -240,17 +319,31 @@ func (r *Registry[T]) Get(key string) (T, error) {
 		r.touch(e)
 		return e.val, nil
 	}
-	return r.getSlow(key, sh, e)
+	return r.getSlow(key, h, sh, e)
 }
 
-// getSlow waits for a member being built, or builds it.
-func (r *Registry[T]) getSlow(key string, sh *shard[T], e *entry[T]) (T, error) {
+// getSlow waits for a member being built, or builds it, unless the key is
+// remembered.
+func (r *Registry[T]) getSlow(key string, h uint64, sh *shard[T], e *entry[T]) (T, error) {
 	if e == nil {
+		now := r.now()
+		sh.mu.RLock()
+		until := r.heldUntil(sh, h, now)
+		sh.mu.RUnlock()
+		if until != 0 {
+			return r.refuse(key, until)
+		}
 		fresh := &entry[T]{key: key, ready: make(chan struct{})}
-		fresh.last.Store(r.now())
+		fresh.last.Store(now)
 		sh.mu.Lock()
 		e = sh.m[key]
 		if e == nil {
+			// Again under the write lock: the key may have been
+			// built, evicted and remembered since the look above.
+			if until := r.heldUntil(sh, h, r.now()); until != 0 {
+				sh.mu.Unlock()
+				return r.refuse(key, until)
+			}
 			e = fresh
 			sh.m[key] = e
 			r.n.Add(1)
@@ -307,6 +400,13 @@ func (r *Registry[T]) build(e *entry[T], sh *shard[T]) (T, error) {
 	return v, nil
 }
 
+// refuse is Get's answer for a key remembered until the Nanotime until.
+func (r *Registry[T]) refuse(key string, until int64) (T, error) {
+	r.refused.Add(1)
+	var zero T
+	return zero, &HeldError{Key: key, until: until, clk: &r.nano}
+}
+
 // fail removes the pending entry e and wakes its waiters with err.
 func (r *Registry[T]) fail(e *entry[T], sh *shard[T], err error) {
 	r.factoryErrors.Add(1)
@@ -323,7 +423,15 @@ func (r *Registry[T]) fail(e *entry[T], sh *shard[T], err error) {
 // remove deletes e from its shard if it is still there and, when last is
 // not -1, still unused since last. It reports whether it did.
 func (r *Registry[T]) remove(e *entry[T], last int64) bool {
-	sh := r.shard(e.key)
+	return r.removeHeld(e, last, 0)
+}
+
+// removeHeld is remove that, when until is not 0, remembers e's key until
+// the Nanotime until, in the same critical section: no Get finds the key
+// with neither its member nor its record.
+func (r *Registry[T]) removeHeld(e *entry[T], last, until int64) bool {
+	h := r.hash(e.key)
+	sh := r.shardOf(h)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if sh.m[e.key] != e || (last != -1 && e.last.Load() != last) {
@@ -331,70 +439,144 @@ func (r *Registry[T]) remove(e *entry[T], last int64) bool {
 	}
 	delete(sh.m, e.key)
 	r.n.Add(-1)
+	if until != 0 && r.remember(sh, h, until, r.now()) {
+		r.forgotten.Add(1)
+	}
 	return true
 }
 
-// makeRoom evicts least recently used members that Keep lets go until the
-// registry is within MaxKeys again, never the new entry fresh. When none
-// can go, it counts the overflow.
+// makeRoom evicts least recently used members (see Config.MaxKeys for
+// which) until the registry is within MaxKeys again, never the new entry
+// fresh. When none can go, every other member being still built, it
+// counts the overflow.
+//
+// Then it adds fresh, the most recently used member, at the end of the
+// candidates not yet judged, so that, while the registry stays full, the
+// members built since the last scan are judged (and those Keep lets go
+// evicted) before any held member, without scanning every member again.
+// Each call adds one candidate and takes at least one, so the candidates
+// never outnumber the members by much.
 func (r *Registry[T]) makeRoom(fresh *entry[T]) {
 	for r.n.Load() > int64(r.maxKeys) {
 		if !r.evictOne(fresh) {
 			r.overCap.Add(1)
-			return
+			break
 		}
 	}
+	r.evictMu.Lock()
+	r.lru = append(r.lru, candidate[T]{e: fresh, last: fresh.last.Load()})
+	r.evictMu.Unlock()
 }
 
 // maxScans bounds how many times one eviction rescans the members when
 // every candidate of a scan was used (or removed) before it could be judged.
 const maxScans = 3
 
-// evictOne evicts the least recently used evictable member other than
-// fresh and reports whether it found one. Candidates are taken under
-// evictMu and judged by Keep outside it.
+// Eviction tiers: what is known of a candidate.
+const (
+	tierNew  = iota // from lru: not yet judged
+	tierHeld        // from held: Keep holds it and it rejects every call
+	tierKept        // from kept: Keep holds it and Hold has nothing to remember
+)
+
+// evictOne evicts one member other than fresh and reports whether it found
+// one: the least recently used that Keep lets go; else the least recently
+// used that rejects every call, whose key it remembers; else the least
+// recently used of the others. Candidates are taken under evictMu and
+// judged by Keep and Hold outside it; a candidate used since its scan is
+// skipped (no longer among the least recently used), to be placed anew by
+// the next scan.
 func (r *Registry[T]) evictOne(fresh *entry[T]) bool {
-	scans, stale := 0, false
+	scans := 0
 	for {
 		r.evictMu.Lock()
-		if len(r.lru) == 0 {
-			now := r.now()
-			if scans > 0 && !stale {
-				// A whole pass, and every member was kept: rest a while
-				// rather than scan again for every new key.
-				r.noEvictTo = now + int64(evictBackoff)
-			}
-			if scans == maxScans || now < r.noEvictTo {
-				r.evictMu.Unlock()
-				return false
-			}
+		var c candidate[T]
+		tier := tierNew
+		switch now := r.now(); {
+		case len(r.lru) > 0:
+			c = r.lru[0]
+			r.lru[0] = candidate[T]{}
+			r.lru = r.lru[1:]
+		case len(r.held) > 0:
+			c, tier = r.held[0], tierHeld
+			r.held[0] = candidate[T]{}
+			r.held = r.held[1:]
+		case len(r.kept) > 0 && (scans > 0 || now < r.rescanAt):
+			// Every member judged by the last pass is held: evict from
+			// the kept ones rather than scan every member again for
+			// every new key (for evictBackoff after a scan).
+			c, tier = r.kept[0], tierKept
+			r.kept[0] = candidate[T]{}
+			r.kept = r.kept[1:]
+		case scans == maxScans:
+			r.evictMu.Unlock()
+			return false
+		default:
+			clear(r.kept)
 			r.lru = r.collect(r.lru[:0], func(e *entry[T], _ int64) bool { return e != fresh })
 			slices.SortFunc(r.lru, func(a, b candidate[T]) int { return cmp.Compare(a.last, b.last) })
-			scans, stale = scans+1, false
-			if len(r.lru) == 0 {
-				r.evictMu.Unlock()
+			r.held, r.kept = r.held[:0], r.kept[:0]
+			r.rescanAt = now + int64(evictBackoff)
+			scans++
+			empty := len(r.lru) == 0
+			r.evictMu.Unlock()
+			if empty {
 				return false
 			}
+			continue
 		}
-		c := r.lru[0]
-		r.lru[0] = candidate[T]{}
-		r.lru = r.lru[1:]
 		r.evictMu.Unlock()
-		// A candidate used since the scan is no longer among the least
-		// recently used: skip it; the next scan places it anew.
 		if c.e.last.Load() != c.last {
-			stale = true
 			continue
 		}
-		if r.keep(c.e.val) {
-			continue
+		if r.judge(c, tier) {
+			return true
 		}
+	}
+}
+
+// judge evicts the candidate c of the given tier if it may go now, or
+// files it for a later tier, and reports whether it evicted it. Keep and
+// Hold run again for a candidate judged before: its state may have changed
+// since.
+func (r *Registry[T]) judge(c candidate[T], tier int) bool {
+	if !r.keep(c.e.val) {
 		if r.remove(c.e, c.last) {
 			r.evicted.Add(1)
 			return true
 		}
-		stale = true
+		return false
 	}
+	if d := r.hold(c.e.val); d > 0 {
+		if tier == tierNew {
+			r.file(&r.held, c)
+			return false
+		}
+		if r.removeHeld(c.e, c.last, untilAfter(r.now(), d)) {
+			r.evicted.Add(1)
+			r.evictedKept.Add(1)
+			r.evictedHeld.Add(1)
+			return true
+		}
+		return false
+	}
+	if tier != tierKept {
+		r.file(&r.kept, c)
+		return false
+	}
+	if r.remove(c.e, c.last) {
+		r.evicted.Add(1)
+		r.evictedKept.Add(1)
+		return true
+	}
+	return false
+}
+
+// file appends c to the candidates of a later tier.
+func (r *Registry[T]) file(to *[]candidate[T], c candidate[T]) {
+	r.evictMu.Lock()
+	*to = append(*to, c)
+	r.evictMu.Unlock()
 }
 
 // collect appends to dst every built entry for which pick holds, with its
@@ -443,20 +625,24 @@ func (r *Registry[T]) sweep(now int64) int {
 	return n
 }
 
-// Delete removes key's member, whatever Keep says, and reports whether
-// there was one. A Get of the key that is waiting for the member still
-// gets it.
+// Delete removes key's member, whatever Keep says, and forgets the key if
+// the registry remembers it (see Config.Hold), so that the next Get builds
+// a new member. It reports whether there was a member, or a remembered
+// rejection that had not ended. A Get of the key that is waiting for the
+// member still gets it.
 func (r *Registry[T]) Delete(key string) bool {
-	sh := r.shard(key)
+	h := r.hash(key)
+	sh := r.shardOf(h)
 	sh.mu.Lock()
 	e := sh.m[key]
 	if e != nil {
 		delete(sh.m, key)
 		r.n.Add(-1)
 	}
+	held := r.forget(sh, h, r.now())
 	sh.mu.Unlock()
 	if e == nil {
-		return false
+		return held
 	}
 	r.deleted.Add(1)
 	return true
@@ -505,6 +691,12 @@ func (r *Registry[T]) Stats() Stats {
 		FactoryErrors: r.factoryErrors.Load(),
 		Evicted:       r.evicted.Load(),
 		Deleted:       r.deleted.Load(),
+		EvictedKept:   r.evictedKept.Load(),
+		EvictedHeld:   r.evictedHeld.Load(),
+		Remembered:    r.remembered(r.now()),
+		MaxRemembered: r.memoSets * numShards * ways,
+		Forgotten:     r.forgotten.Load(),
+		Refused:       r.refused.Load(),
 		OverCap:       r.overCap.Load(),
 	}
 }

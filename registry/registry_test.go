@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"sync"
@@ -63,6 +64,7 @@ func TestNewValidates(t *testing.T) {
 		{"negative idle", Config[int]{New: ok, IdleTimeout: -time.Second}, "registry: IdleTimeout -1s out of range: want 0 (default 10m0s) or more"},
 		{"negative interval", Config[int]{New: ok, SweepInterval: -1}, "registry: SweepInterval -1ns out of range"},
 		{"negative max", Config[int]{New: ok, MaxKeys: -1}, "registry: MaxKeys -1 out of range: want 0 (default 10000) or more"},
+		{"negative remembered", Config[int]{New: ok, MaxRemembered: -1}, "registry: MaxRemembered -1 out of range: want 0 (default 4 × MaxKeys) or more"},
 		{"defaults", Config[int]{New: ok}, ""},
 		{"everything", Config[int]{New: ok, IdleTimeout: time.Minute, SweepInterval: time.Second, MaxKeys: 1, Keep: func(int) bool { return false }}, ""},
 	} {
@@ -84,8 +86,16 @@ func TestNewValidates(t *testing.T) {
 func TestDefaults(t *testing.T) {
 	r, _ := newItems(t, Config[*item]{})
 	s := r.Stats()
-	if s.MaxKeys != DefaultMaxKeys || s.IdleTimeout != DefaultIdleTimeout {
-		t.Fatalf("Stats %+v, want MaxKeys %d IdleTimeout %v", s, DefaultMaxKeys, DefaultIdleTimeout)
+	if s.MaxKeys != DefaultMaxKeys || s.IdleTimeout != DefaultIdleTimeout || s.MaxRemembered != 40192 {
+		t.Fatalf("Stats %+v, want MaxKeys %d IdleTimeout %v MaxRemembered 40192 (4 × MaxKeys, rounded up to a multiple of 256)", s, DefaultMaxKeys, DefaultIdleTimeout)
+	}
+	for _, tc := range []struct{ maxKeys, maxRemembered, want int }{
+		{1, 0, 256}, {100, 0, 512}, {100, 1, 256}, {100, 257, 512}, {math.MaxInt, 0, maxRemembered}, {1, math.MaxInt, maxRemembered},
+	} {
+		r, _ := newItems(t, Config[*item]{MaxKeys: tc.maxKeys, MaxRemembered: tc.maxRemembered})
+		if got := r.Stats().MaxRemembered; got != tc.want {
+			t.Errorf("MaxKeys %d, MaxRemembered %d: capacity %d, want %d", tc.maxKeys, tc.maxRemembered, got, tc.want)
+		}
 	}
 	if r.interval != int64(DefaultIdleTimeout/2) {
 		t.Fatalf("sweep interval %v, want %v", time.Duration(r.interval), DefaultIdleTimeout/2)
@@ -378,24 +388,305 @@ func contains(s []string, k string) bool {
 	return false
 }
 
-func TestMaxKeysNeverRefuses(t *testing.T) {
+// Issue 12: MaxKeys is a hard bound. When every member is held by Keep
+// (and none rejects calls, so there is nothing to remember), the cap still
+// evicts the least recently used, counted in EvictedKept.
+func TestMaxKeysIsAHardBound(t *testing.T) {
 	clk := clock.NewFake(time.Time{})
-	keep := atomic.Bool{}
-	keep.Store(true)
-	r, _ := newItems(t, Config[*item]{Clock: clk, MaxKeys: 2, Keep: func(*item) bool { return keep.Load() }})
+	r, _ := newItems(t, Config[*item]{Clock: clk, MaxKeys: 2, Keep: func(*item) bool { return true }})
 	for i := range 5 {
 		mustGet(t, r, fmt.Sprint(i))
+		clk.Advance(time.Second)
+		if n := r.Len(); n > 2 {
+			t.Fatalf("Len %d after key %d, want at most MaxKeys 2", n, i)
+		}
 	}
-	if s := r.Stats(); s.Keys != 5 || s.OverCap != 3 || s.Evicted != 0 {
-		t.Fatalf("Stats %+v, want 5 keys, 3 over the cap, none evicted", s)
+	if s := r.Stats(); s.Keys != 2 || s.OverCap != 0 || s.Evicted != 3 || s.EvictedKept != 3 || s.EvictedHeld != 0 || s.Remembered != 0 {
+		t.Fatalf("Stats %+v, want 2 keys, 3 kept members evicted, nothing remembered", s)
 	}
-	// Once members may go, the next new key brings the registry back to
-	// its cap (after the back-off of a failed pass).
-	keep.Store(false)
-	clk.Advance(evictBackoff)
-	mustGet(t, r, "new")
-	if s := r.Stats(); s.Keys != 2 || s.Evicted != 4 {
-		t.Fatalf("Stats %+v, want 2 keys and 4 evicted", s)
+	var keys []string
+	r.Range(func(k string, _ *item) bool { keys = append(keys, k); return true })
+	if len(keys) != 2 || !contains(keys, "3") || !contains(keys, "4") {
+		t.Fatalf("keys %v, want the two most recently used, 3 and 4", keys)
+	}
+}
+
+// The cap evicts, least recently used first, the members Keep lets go,
+// then those that reject every call (remembered), then the other kept
+// members (lost).
+func TestCapEvictionOrder(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	const (
+		free = iota
+		rejecting
+		busy
+	)
+	kind := func(key string) int {
+		switch key[0] {
+		case 'r':
+			return rejecting
+		case 'b':
+			return busy
+		}
+		return free
+	}
+	r, _ := newItems(t, Config[*item]{
+		Clock:   clk,
+		MaxKeys: 3,
+		Keep:    func(m *item) bool { return kind(m.key) != free },
+		Hold: func(m *item) time.Duration {
+			if kind(m.key) == rejecting {
+				return time.Minute
+			}
+			return 0
+		},
+	})
+	// Least recently used first: busy, rejecting, free.
+	for _, k := range []string{"busy", "rejecting", "free"} {
+		mustGet(t, r, k)
+		clk.Advance(time.Second)
+	}
+	members := func() string {
+		var keys []string
+		for _, m := range r.Snapshot() {
+			keys = append(keys, m.Key)
+		}
+		return strings.Join(keys, ",")
+	}
+	// Each new key is busy itself, so that only the three above compete.
+	for i, want := range []string{"b1,busy,rejecting", "b1,b2,busy", "b1,b2,b3"} {
+		mustGet(t, r, fmt.Sprint("b", i+1))
+		clk.Advance(time.Second)
+		if got := members(); got != want {
+			t.Fatalf("after new key %d: members %s, want %s", i+1, got, want)
+		}
+	}
+	s := r.Stats()
+	if s.Evicted != 3 || s.EvictedKept != 2 || s.EvictedHeld != 1 || s.Remembered != 1 {
+		t.Fatalf("Stats %+v, want 3 evicted: free, then rejecting (remembered), then busy", s)
+	}
+	if _, err := r.Get("rejecting"); !errors.Is(err, fusebox.ErrOpen) {
+		t.Fatalf("Get of the evicted rejecting key: %v, want a HeldError matching ErrOpen", err)
+	}
+	if v := mustGet(t, r, "busy"); v.key != "busy" {
+		t.Fatalf("Get of the evicted busy key: %+v", v)
+	}
+}
+
+// An open breaker evicted by the cap: its key is refused, without building
+// a member, for exactly the rest of its open period, however long its
+// backoff made it; then Get builds a new, closed breaker.
+func TestEvictedOpenBreakerIsRemembered(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	var built atomic.Int64
+	r, err := New(Config[*breaker.Breaker]{
+		Clock:   clk,
+		MaxKeys: 1,
+		New: func(host string) (*breaker.Breaker, error) {
+			built.Add(1)
+			return breaker.New(breaker.Config{Name: host, Clock: clk, ConsecutiveFailures: 1, HalfOpenProbes: 1,
+				OpenDuration: 10 * time.Second, MaxOpenDuration: time.Minute, OpenBackoff: 2})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	fail := func(context.Context) error { return errors.New("refused") }
+	down := mustGet(t, r, "down")
+	_ = down.Execute(ctx, fail) // open for 10s
+	clk.Advance(10 * time.Second)
+	_ = down.Execute(ctx, fail) // the probe fails: open for 20s
+	if s := down.Snapshot(); s.State != breaker.Open || s.RetryAfter != 20*time.Second {
+		t.Fatalf("breaker %v, retry after %v; want open for 20s", s.State, s.RetryAfter)
+	}
+	clk.Advance(5 * time.Second)
+	mustGet(t, r, "other") // the cap evicts down, 15s before its period ends
+	if n := r.Len(); n != 1 {
+		t.Fatalf("Len %d, want MaxKeys 1", n)
+	}
+	for _, step := range []time.Duration{0, 10 * time.Second, 5*time.Second - time.Nanosecond} {
+		clk.Advance(step)
+		v, err := r.Get("down")
+		var held *HeldError
+		if !errors.As(err, &held) || !errors.Is(err, fusebox.ErrOpen) || v != nil {
+			t.Fatalf("Get(down) = %v, %v; want a HeldError matching ErrOpen", v, err)
+		}
+		if held.Key != "down" || held.RetryAfter() <= 0 || held.RetryAfter() > 15*time.Second {
+			t.Fatalf("HeldError %q, retry after %v; want the key and the rest of the open period", held.Key, held.RetryAfter())
+		}
+	}
+	if n := built.Load(); n != 2 {
+		t.Fatalf("%d breakers built, want 2: none for the refused Gets", n)
+	}
+	clk.Advance(time.Nanosecond) // the open period ends
+	fresh := mustGet(t, r, "down")
+	if fresh == down || fresh.State() != breaker.Closed {
+		t.Fatalf("after the open period: breaker %p in state %v, want a new closed one", fresh, fresh.State())
+	}
+	if s := r.Stats(); s.EvictedHeld != 1 || s.Refused != 3 || s.Remembered != 0 || s.Forgotten != 0 {
+		t.Fatalf("Stats %+v", s)
+	}
+}
+
+// A breaker forced open is remembered with no end: until Delete.
+func TestEvictedForcedOpenIsRememberedUntilDelete(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	r, err := New(Config[*breaker.Breaker]{
+		Clock:   clk,
+		MaxKeys: 1,
+		New: func(host string) (*breaker.Breaker, error) {
+			return breaker.New(breaker.Config{Name: host, Clock: clk})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustGet(t, r, "forced").ForceOpen()
+	mustGet(t, r, "other")
+	clk.Advance(1000 * time.Hour)
+	var held *HeldError
+	if _, err := r.Get("forced"); !errors.As(err, &held) || held.RetryAfter() != 0 {
+		t.Fatalf("Get(forced) after 1000h: %v; want a HeldError with no end (RetryAfter 0)", err)
+	}
+	if !strings.Contains(held.Error(), "until Delete") {
+		t.Errorf("error %q does not say what ends it", held.Error())
+	}
+	if !r.Delete("forced") {
+		t.Fatal("Delete of a remembered key returned false")
+	}
+	if b := mustGet(t, r, "forced"); b.State() != breaker.Closed {
+		t.Fatalf("after Delete: state %v, want a new closed breaker", b.State())
+	}
+	if r.Delete("never") {
+		t.Fatal("Delete of an unknown key returned true")
+	}
+}
+
+// The table of remembered keys is bounded: full, it gives up the records
+// whose rejection ends first, and its memory is measured at 16 bytes a
+// record, however many keys are evicted.
+func TestRememberedKeysAreBounded(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	const maxRemembered = 1 << 12
+	r, err := New(Config[*breaker.Breaker]{
+		Clock:         clk,
+		MaxKeys:       10,
+		MaxRemembered: maxRemembered,
+		New: func(host string) (*breaker.Breaker, error) {
+			b, err := breaker.New(breaker.Config{Name: host, Clock: clk, OpenDuration: time.Hour})
+			if err == nil {
+				b.Trip()
+			}
+			return b, err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood := func(from, to int) {
+		for i := from; i < to; i++ {
+			mustGet(t, r, fmt.Sprint("host-", i, ".example"))
+		}
+	}
+	flood(0, 10) // full of open breakers; nothing remembered yet
+	before := heapAlloc()
+	flood(10, 3*maxRemembered)
+	mid := heapAlloc()
+	flood(3*maxRemembered, 5*maxRemembered)
+	after := heapAlloc()
+	s := r.Stats()
+	perRecord := float64(int64(mid)-int64(before)) / float64(s.MaxRemembered)
+	t.Logf("%d open breakers evicted: heap %d -> %d -> %d bytes; %.1f bytes per remembered key; stats %+v",
+		s.EvictedHeld, before, mid, after, perRecord, s)
+	if s.Keys != 10 || s.MaxRemembered != maxRemembered || s.Remembered > s.MaxRemembered || s.Remembered < s.MaxRemembered*9/10 {
+		t.Fatalf("Stats %+v, want 10 keys and a full table of %d remembered keys", s, maxRemembered)
+	}
+	if s.Forgotten != s.EvictedHeld-uint64(s.Remembered) {
+		t.Fatalf("Stats %+v: every key evicted is remembered or forgotten", s)
+	}
+	if perRecord > 24 {
+		t.Fatalf("the table of remembered keys cost %.1f bytes a record, want about %d", perRecord, recordSize)
+	}
+	if growth := int64(after) - int64(mid); growth > 64<<10 {
+		t.Fatalf("the heap grew by %d bytes with the table full, want no growth", growth)
+	}
+}
+
+// Within a set, a new record replaces an ended one first, else the one
+// whose rejection ends first; a forced-open record goes last.
+func TestRememberReplacesEarliestEnd(t *testing.T) {
+	r, _ := newItems(t, Config[*item]{MaxRemembered: 1})
+	sh := &r.shards[0]
+	h := func(i int) uint64 { return uint64(i)*numShards*uint64(r.memoSets) + numShards } // shard 0, set 0
+	for i := range ways {
+		if r.remember(sh, h(i), int64(100+i), 0) {
+			t.Fatalf("record %d forgot another in a set with room", i)
+		}
+	}
+	if r.remember(sh, h(0), 500, 0) {
+		t.Fatal("renewing a key's record forgot another")
+	}
+	r.remember(sh, h(1), math.MaxInt64, 0)
+	// Full: 100 (renewed to 500), forever, 102..107. A new key replaces
+	// 102, the earliest end.
+	if !r.remember(sh, h(ways), 1000, 0) {
+		t.Fatal("a new record in a full set forgot nothing")
+	}
+	if r.heldUntil(sh, h(2), 0) != 0 || r.heldUntil(sh, h(ways), 0) != 1000 || r.heldUntil(sh, h(0), 0) != 500 {
+		t.Fatal("the record ending first was not the one replaced")
+	}
+	// At 200 every record but 500, 1000 and forever has ended: the next
+	// goes in an ended one's place, forgetting nothing live.
+	if r.remember(sh, h(ways+1), 300, 200) {
+		t.Fatal("a new record forgot a live one while an ended one was there")
+	}
+	if r.heldUntil(sh, h(1), 1<<62) != math.MaxInt64 {
+		t.Fatal("the forced-open record was lost")
+	}
+}
+
+func TestDefaultHold(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	newBreaker := func(op func(*breaker.Breaker)) *breaker.Breaker {
+		b, err := breaker.New(breaker.Config{Clock: clk, OpenDuration: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op(b)
+		return b
+	}
+	ended := newBreaker((*breaker.Breaker).Trip) // open for a minute from 0s
+	forced := newBreaker((*breaker.Breaker).ForceOpen)
+	clk.Advance(75 * time.Second)
+	open := newBreaker((*breaker.Breaker).Trip) // open for a minute from 75s
+	clk.Advance(15 * time.Second)
+	idle, _ := bulkhead.New(bulkhead.Config{MaxConcurrent: 1})
+	openPipe, _ := fusebox.New(idle, open)
+	forcedPipe, _ := fusebox.New(open, forced)
+	restPipe, _ := fusebox.New(idle, newBreaker(func(*breaker.Breaker) {}))
+	for _, tc := range []struct {
+		name string
+		m    any
+		want time.Duration
+	}{
+		{"nil", nil, 0},
+		{"typed nil breaker", (*breaker.Breaker)(nil), 0},
+		{"typed nil pipeline", (*fusebox.Pipeline)(nil), 0},
+		{"closed", newBreaker(func(*breaker.Breaker) {}), 0},
+		{"open", open, 45 * time.Second},
+		{"open, period ended", ended, 0},
+		{"forced open", forced, HoldForever},
+		{"disabled", newBreaker((*breaker.Breaker).Disable), 0},
+		{"bulkhead", idle, 0},
+		{"pipeline with open breaker", openPipe, 45 * time.Second},
+		{"pipeline with forced and open breakers", forcedPipe, HoldForever},
+		{"pipeline at rest", restPipe, 0},
+		{"other", "string", 0},
+	} {
+		if got := DefaultHold(tc.m); got != tc.want {
+			t.Errorf("%s: DefaultHold = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }
 
@@ -739,6 +1030,69 @@ func TestConcurrentChurn(t *testing.T) {
 	}
 }
 
+// TestConcurrentChurnOpenBreakers is TestConcurrentChurn with breakers
+// that open and close, so that the cap evicts open ones and remembers
+// their keys while other goroutines Get, Sweep and Delete; run with
+// -race. The cap must hold once things settle, and a refused Get must
+// come with the rest of an open period.
+func TestConcurrentChurnOpenBreakers(t *testing.T) {
+	clk := clock.NewFake(time.Time{})
+	r, err := New(Config[*breaker.Breaker]{
+		Clock: clk, MaxKeys: 16, MaxRemembered: 1, IdleTimeout: time.Second, SweepInterval: time.Millisecond,
+		New: func(host string) (*breaker.Breaker, error) {
+			return breaker.New(breaker.Config{Name: host, Clock: clk, ConsecutiveFailures: 1, OpenDuration: 10 * time.Millisecond})
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 500 {
+				key := fmt.Sprint((g*7 + i*13) % 60)
+				b, err := r.Get(key)
+				var held *HeldError
+				switch {
+				case errors.As(err, &held):
+					if held.Key != key || held.RetryAfter() > 10*time.Millisecond {
+						t.Errorf("Get(%q): %v, retry after %v", key, err, held.RetryAfter())
+						return
+					}
+					continue
+				case err != nil || b.Name() != key:
+					t.Errorf("Get(%q) = %v, %v", key, b, err)
+					return
+				}
+				_ = b.Execute(ctx, func(context.Context) error {
+					if i%3 == 0 {
+						return errors.New("down")
+					}
+					return nil
+				})
+				switch i % 50 {
+				case 0:
+					r.Sweep()
+				case 1:
+					r.Delete(key)
+				case 2, 3, 4:
+					clk.Advance(time.Millisecond)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if n := r.Len(); n > 16 {
+		t.Fatalf("Len %d after churn, want at most MaxKeys 16", n)
+	}
+	s := r.Stats()
+	if s.Created != uint64(s.Keys)+s.Evicted+s.Deleted || s.EvictedHeld > s.EvictedKept || s.EvictedKept > s.Evicted || s.Remembered > s.MaxRemembered {
+		t.Fatalf("Stats don't add up: %+v", s)
+	}
+	t.Logf("stats %+v", s)
+}
+
 func TestInPipeline(t *testing.T) {
 	// A registry of per-host bulkheads used inside a pipeline with a
 	// breaker: the member is what the pipeline runs.
@@ -807,4 +1161,13 @@ func BenchmarkGet(b *testing.B) {
 			}
 		})
 	})
+}
+
+// heapAlloc returns the live heap after a full collection.
+func heapAlloc() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

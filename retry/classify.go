@@ -37,37 +37,175 @@ import (
 // Whatever the classifier says, the policy never retries once the caller's
 // own context has ended: the caller's cancellation and the caller's deadline
 // end the call.
+//
+// It gives the answers of errors.Is and errors.As in one walk of err's tree
+// and allocates nothing, unless an error in the tree has an As method.
 func DefaultRetryable(err error) bool {
-	if err == nil || IsPermanent(err) {
+	if err == nil {
 		return false
 	}
-	switch {
-	case errors.Is(err, context.Canceled),
-		errors.Is(err, fusebox.ErrRetriesExhausted),
-		errors.Is(err, fusebox.ErrBudgetExhausted),
-		errors.Is(err, fusebox.ErrOpen),
-		errors.Is(err, fusebox.ErrBulkheadFull),
-		errors.Is(err, fusebox.ErrRateLimited),
-		errors.Is(err, fusebox.ErrClosed):
+	// One walk of err's tree instead of a dozen errors.Is and errors.As
+	// (this runs on every failed attempt, retried or not), with their
+	// answers: see retryScan.
+	var s retryScan
+	if s.walk(err) {
 		return false
 	}
 	// A status says more than the transport error it may wrap.
-	var se *StatusError
-	if errors.As(err, &se) {
-		return RetryableStatus(se.Code)
+	if s.hasStatus {
+		return RetryableStatus(s.status.Code)
 	}
-	switch {
-	case errors.Is(err, fusebox.ErrTimeout),
-		isConnError(err),
-		errors.Is(err, io.ErrUnexpectedEOF):
+	if s.sentinel || isConnErrorMessage(err) {
 		return true
 	}
-	var dns *net.DNSError
-	if errors.As(err, &dns) {
-		return dns.IsTimeout
+	if s.hasDNS {
+		return s.dns.IsTimeout
 	}
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+	return s.hasNetErr && s.netErr.Timeout()
+}
+
+// retryScan is what DefaultRetryable learns from one walk of an error's
+// tree, the same answers as errors.Is and errors.As would give one walk per
+// target: the first *StatusError, *net.DNSError and net.Error of the tree
+// (in the order errors.As visits it), and whether any error in it matches
+// one of the retryable sentinels. It allocates nothing, unless an error in
+// the tree has an As method: that method is then asked for each target
+// type, as errors.As would, through a pointer that escapes.
+type retryScan struct {
+	status    *StatusError
+	dns       *net.DNSError
+	netErr    net.Error
+	hasStatus bool
+	hasDNS    bool
+	hasNetErr bool
+	// sentinel: an error in the tree matches fusebox.ErrTimeout,
+	// io.ErrUnexpectedEOF or a connection error (connErrs).
+	sentinel bool
+}
+
+// walk visits err's tree the way errors.Is and errors.As do: err, then
+// depth first through Unwrap. It returns true as soon as an error in it
+// makes err not retryable whatever else the tree holds: a Permanent mark,
+// or a match for context.Canceled, a policy's rejection or an inner
+// retry's own exhaustion; otherwise it fills s and returns false.
+func (s *retryScan) walk(err error) bool {
+	for {
+		if s.visit(err) {
+			return true
+		}
+		switch x := err.(type) {
+		case *Error:
+			// What its Unwrap returns, without the slice it allocates.
+			return x.Reason != nil && s.walk(x.Reason) || x.Err != nil && s.walk(x.Err)
+		case interface{ Unwrap() error }:
+			if err = x.Unwrap(); err == nil {
+				return false
+			}
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if e != nil && s.walk(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+}
+
+// visit looks at one error of the tree, not at what it wraps: what
+// errors.Is (equality, then its Is method) and errors.As (a type
+// assertion, then its As method) do at each step of their walks.
+func (s *retryScan) visit(err error) bool {
+	// The targets are comparable values: comparing err with them cannot
+	// panic, whatever err's dynamic type. The rejections come first: they
+	// are the failures of an outage.
+	switch err {
+	case fusebox.ErrOpen, fusebox.ErrBulkheadFull, fusebox.ErrRateLimited, fusebox.ErrClosed,
+		context.Canceled, fusebox.ErrRetriesExhausted, fusebox.ErrBudgetExhausted:
+		return true
+	case fusebox.ErrTimeout, io.ErrUnexpectedEOF:
+		s.sentinel = true
+	}
+	if !s.sentinel {
+		for _, t := range connErrs {
+			if err == t {
+				s.sentinel = true
+				break
+			}
+		}
+	}
+	switch x := err.(type) {
+	case *permanentError:
+		return true
+	case *StatusError:
+		if !s.hasStatus {
+			s.status, s.hasStatus = x, true
+		}
+	case *net.DNSError:
+		if !s.hasDNS {
+			s.dns, s.hasDNS = x, true
+		}
+	}
+	if !s.hasNetErr {
+		if ne, ok := err.(net.Error); ok {
+			s.netErr, s.hasNetErr = ne, true
+		}
+	}
+	if x, ok := err.(interface{ Is(error) bool }); ok {
+		if x.Is(fusebox.ErrOpen) || x.Is(fusebox.ErrBulkheadFull) || x.Is(fusebox.ErrRateLimited) || x.Is(fusebox.ErrClosed) ||
+			x.Is(context.Canceled) || x.Is(fusebox.ErrRetriesExhausted) || x.Is(fusebox.ErrBudgetExhausted) {
+			return true
+		}
+		if !s.sentinel && (x.Is(fusebox.ErrTimeout) || x.Is(io.ErrUnexpectedEOF) || isAny(x, connErrs)) {
+			s.sentinel = true
+		}
+	}
+	if x, ok := err.(interface{ As(any) bool }); ok {
+		return s.ask(x)
+	}
+	return false
+}
+
+// ask asks an error's As method for each target type errors.As would
+// still be looking for: a Permanent mark (then it returns true), then the
+// first *StatusError, *net.DNSError and net.Error. Each target escapes, so
+// this allocates; it is apart so that the allocations happen only here.
+func (s *retryScan) ask(x interface{ As(any) bool }) bool {
+	var p *permanentError
+	if x.As(&p) {
+		return true
+	}
+	if !s.hasStatus {
+		var se *StatusError
+		if x.As(&se) {
+			s.status, s.hasStatus = se, true
+		}
+	}
+	if !s.hasDNS {
+		var dns *net.DNSError
+		if x.As(&dns) {
+			s.dns, s.hasDNS = dns, true
+		}
+	}
+	if !s.hasNetErr {
+		var ne net.Error
+		if x.As(&ne) {
+			s.netErr, s.hasNetErr = ne, true
+		}
+	}
+	return false
+}
+
+// isAny reports whether x's Is method matches one of targets.
+func isAny(x interface{ Is(error) bool }, targets []error) bool {
+	for _, t := range targets {
+		if x.Is(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // RetryableStatus reports whether a request that got an HTTP status code may
@@ -127,10 +265,45 @@ func Permanent(err error) error {
 }
 
 // IsPermanent reports whether err, or an error it wraps, was marked with
-// Permanent.
+// Permanent. It allocates nothing, unless an error in err's tree has an As
+// method.
 func IsPermanent(err error) bool {
+	// errors.As(err, &p), without its reflection and without moving p to
+	// the heap on every call: only an As method needs a pointer to it.
+	for {
+		switch x := err.(type) {
+		case nil:
+			return false
+		case *permanentError:
+			return true
+		case interface{ As(any) bool }:
+			if asPermanent(x) {
+				return true
+			}
+		}
+		switch x := err.(type) {
+		case *Error:
+			// What its Unwrap returns, without the slice it allocates.
+			return IsPermanent(x.Reason) || IsPermanent(x.Err)
+		case interface{ Unwrap() error }:
+			err = x.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				if IsPermanent(e) {
+					return true
+				}
+			}
+			return false
+		default:
+			return false
+		}
+	}
+}
+
+// asPermanent asks an As method for a *permanentError, as errors.As does.
+func asPermanent(x interface{ As(any) bool }) bool {
 	var p *permanentError
-	return errors.As(err, &p)
+	return x.As(&p)
 }
 
 type permanentError struct{ err error }

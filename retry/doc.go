@@ -53,4 +53,12 @@
 // A call whose first attempt succeeds costs one atomic add, plus one
 // lock-free deposit into the budget when there is one and one clock reading
 // when MaxElapsed is set: no allocation, no timer, no lock, no random number.
+//
+// A call whose first attempt fails and is not retried (its error is not
+// retryable or is marked Permanent, or it is the rejection of a policy
+// nested inside the retry, such as an open breaker) costs the same plus the
+// classification: one walk of the error's tree, by [DefaultRetryable] or by
+// [IsPermanent] before Config.Retryable. It allocates nothing either, unless
+// an error in the tree has an As method. Of the calls that make no retry,
+// only those that give up allocate: the [*Error] they return.
 package retry

@@ -351,14 +351,12 @@ func (p *Policy) giveUp(attempts int, err error) error {
 }
 
 // isRetryable applies Permanent, then the configured classifier.
+// DefaultRetryable looks for Permanent itself, in its one walk of err.
 func (p *Policy) isRetryable(err error) bool {
-	if IsPermanent(err) {
-		return false
+	if p.retryable == nil {
+		return DefaultRetryable(err)
 	}
-	if p.retryable != nil {
-		return p.retryable(err)
-	}
-	return DefaultRetryable(err)
+	return !IsPermanent(err) && p.retryable(err)
 }
 
 // nextDelay returns the backoff delay before retry n.

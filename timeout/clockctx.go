@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fusebox-go/fusebox"
@@ -16,9 +17,9 @@ import (
 // ErrTimeout, and it ends when the parent ends), with two differences that
 // make it cheap:
 //
-//   - Time is read from a coarse clock (clock.Cached), so the deadline
-//     costs an atomic load instead of a system clock read; its precision is
-//     the coarse clock's, a millisecond by default.
+//   - Time is read through clock.Cached, a direct reading of the
+//     monotonic clock (no interface call), within the clock's resolution,
+//     a millisecond by default.
 //   - Nothing is armed until someone waits: the timer and the registration
 //     with the parent are made on the first Done or AfterFunc (which is how
 //     contexts derived from this one, and select statements, wait). A call
@@ -30,6 +31,10 @@ import (
 //
 // It implements the AfterFunc method the context package looks for, so
 // contexts derived from it are canceled without a goroutine of their own.
+//
+// Reading it takes no lock: Value answers every key but its own from the
+// parent, and Err and the deadline check read the state through an atomic.
+// The mutex is for waiting (Done, AfterFunc), ending, and Hold.
 type clockCtx struct {
 	parent context.Context
 	clk    *clock.Coarse
@@ -41,15 +46,20 @@ type clockCtx struct {
 	mu    sync.Mutex
 	done  chan struct{} // nil until first asked for; requires mu
 	armed bool          // the timer and the parent registration exist
+	// state is live, ending or ended; written under mu, read with or
+	// without it. err and cause are written once, under mu, before state
+	// leaves live, and never again: a reader that loads a state other than
+	// live may read them without mu.
+	state atomic.Uint32
 	timer clock.Timer
 	// stopParent unregisters the context.AfterFunc on parent; nil when
 	// not armed or parent can never end.
 	stopParent func() bool
-	err        error // nil until ended; requires mu
+	err        error // nil while live; see state
 	// cause is a context canceled with ErrTimeout, set when the deadline
-	// ended this context. Value hands out its cancel-context key so that
-	// context.Cause of this context and of its descendants reports
-	// ErrTimeout.
+	// ended this context; see state. Value hands it out for the context
+	// package's cancel-context key so that context.Cause of this context
+	// and of its descendants reports ErrTimeout.
 	cause context.Context
 	// afters are the functions registered with AfterFunc; requires mu.
 	afters map[uint64]func()
@@ -62,6 +72,15 @@ type clockCtx struct {
 	// not see it; its CancelFunc releases it at once.
 	standalone bool
 }
+
+// The states of a clockCtx. ending lasts while end, holding mu, closes the
+// done channel: Err waits for ended, so that a non-nil Err never comes
+// before Done is closed.
+const (
+	live uint32 = iota
+	ending
+	ended
+)
 
 // never is the deadline of a timeout that reaches past the end of the
 // clock's Nanotime scale: a time that cannot come.
@@ -90,10 +109,7 @@ func addSat(a, b int64) int64 {
 // poll ends the context if its parent ended or its deadline passed, for
 // readers that do not wait on Done.
 func (c *clockCtx) poll() {
-	c.mu.Lock()
-	ended := c.err != nil
-	c.mu.Unlock()
-	if ended {
+	if c.state.Load() != live {
 		return
 	}
 	if err := c.parent.Err(); err != nil {
@@ -105,7 +121,7 @@ func (c *clockCtx) poll() {
 
 // armLocked starts the timer and the parent registration; requires mu.
 func (c *clockCtx) armLocked() {
-	if c.armed || c.err != nil {
+	if c.armed || c.state.Load() != live {
 		return
 	}
 	c.armed = true
@@ -126,17 +142,19 @@ func (c *clockCtx) end(err error, fired bool) {
 		cancel(ErrTimeout)
 	}
 	c.mu.Lock()
-	if c.err != nil {
+	if c.state.Load() != live {
 		c.mu.Unlock()
 		return
 	}
 	c.err = err
 	c.cause = cause
+	c.state.Store(ending) // publishes err and cause
 	afters := c.afters
 	c.afters = nil
 	if c.done != nil {
 		close(c.done)
 	}
+	c.state.Store(ended)
 	c.mu.Unlock()
 	// The registered functions come from the context package (a derived
 	// context's cancel): short, non-blocking, and run with no lock held.
@@ -164,9 +182,30 @@ func (c *clockCtx) release() {
 // while nothing else ended it.
 func (c *clockCtx) timedOut() bool {
 	c.poll()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cause != nil
+	return c.endCause() != nil
+}
+
+// loadErr returns the error the context ended with, nil while it is live.
+// While end is closing the done channel it waits for end to finish, so
+// that whoever sees the error also finds Done closed.
+func (c *clockCtx) loadErr() error {
+	switch c.state.Load() {
+	case live:
+		return nil
+	case ending:
+		c.mu.Lock() // end holds it until done is closed
+		c.mu.Unlock()
+	}
+	return c.err
+}
+
+// endCause returns cause, nil while the context is live or when the
+// deadline did not end it.
+func (c *clockCtx) endCause() context.Context {
+	if c.state.Load() == live {
+		return nil
+	}
+	return c.cause
 }
 
 // left returns the time until the deadline, clamped instead of wrapping
@@ -189,7 +228,7 @@ func (c *clockCtx) Done() <-chan struct{} {
 	c.mu.Lock()
 	if c.done == nil {
 		c.done = make(chan struct{})
-		if c.err != nil {
+		if c.state.Load() != live {
 			close(c.done)
 		} else {
 			c.armLocked()
@@ -202,30 +241,77 @@ func (c *clockCtx) Done() <-chan struct{} {
 
 func (c *clockCtx) Err() error {
 	c.poll()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.err
+	return c.loadErr()
 }
 
+// Value answers fusebox.HoldKey with the context itself (unless
+// standalone), the context package's cancel-context key with cause once
+// the deadline ended the context, and every other key from the parent,
+// without a lock or a look at the state: a lookup through it costs what
+// one through context.WithTimeout does.
 func (c *clockCtx) Value(key any) any {
-	if _, ok := key.(fusebox.HoldKey); ok {
-		if c.standalone {
-			return c.parent.Value(key)
-		}
+	if key == cancelKey || cancelKey == nil {
+		return c.cancelValue(key)
+	}
+	if _, ok := key.(fusebox.HoldKey); ok && !c.standalone {
+		return c
+	}
+	return c.parent.Value(key)
+}
+
+// cancelValue is Value for the cancel-context key, which context.Cause
+// asks for: cause, if the deadline ended the context (polled first, for a
+// deadline that passed while nobody waited), else the parent's answer.
+// Should cancelKey be unknown, it is Value for every key.
+func (c *clockCtx) cancelValue(key any) any {
+	if _, ok := key.(fusebox.HoldKey); ok && !c.standalone {
 		return c
 	}
 	c.poll()
-	c.mu.Lock()
-	cause := c.cause
-	c.mu.Unlock()
-	if cause != nil {
+	if cause := c.endCause(); cause != nil {
 		// cause is a cancel context over Background: the only key it
-		// answers is the context package's own, asked by context.Cause.
+		// answers is the context package's own.
 		if v := cause.Value(key); v != nil {
 			return v
 		}
 	}
 	return c.parent.Value(key)
+}
+
+// cancelKey is the key under which the context package's cancel contexts
+// answer Value with themselves (the address of its unexported
+// cancelCtxKey): context.Cause, and context.WithCancel on a custom parent,
+// ask for it. findCancelKey learns it by handing context.Cause a context
+// that records the key it is asked for, and checks that a cancel context
+// answers that key with itself; nil if either fails (a change in the
+// context package), and then Value takes the slow path for every key.
+var cancelKey = findCancelKey()
+
+func findCancelKey() any {
+	p := &keyProbe{Context: context.Background()}
+	_ = context.Cause(p)
+	cc, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if p.key == nil || cc.Value(p.key) != cc {
+		return nil
+	}
+	return p.key
+}
+
+// keyProbe is an ended context that records the first key Value is asked
+// for.
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Err() error { return context.Canceled }
+
+func (p *keyProbe) Value(key any) any {
+	if p.key == nil {
+		p.key = key
+	}
+	return nil
 }
 
 // AfterFunc is the hook context.WithCancel and context.AfterFunc use to
@@ -234,7 +320,7 @@ func (c *clockCtx) Value(key any) any {
 func (c *clockCtx) AfterFunc(f func()) (stop func() bool) {
 	c.poll()
 	c.mu.Lock()
-	if c.err != nil {
+	if c.state.Load() != live {
 		c.mu.Unlock()
 		go f()
 		return func() bool { return false }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -97,5 +98,139 @@ func TestClockCtxLazy(t *testing.T) {
 	<-done
 	if w.Err() != context.DeadlineExceeded {
 		t.Fatalf("Err = %v", w.Err())
+	}
+}
+
+// TestCancelKeyFound: the probe learned the context package's cancel-context
+// key, so that Value can send every other key straight to the parent. A
+// change in the context package that defeats the probe fails here (Value
+// then stays correct, on its slow path for every key).
+func TestCancelKeyFound(t *testing.T) {
+	if cancelKey == nil {
+		t.Fatal("cancelKey not found: Value takes the slow path for every key")
+	}
+	cc, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if cc.Value(cancelKey) != cc {
+		t.Fatal("a cancel context does not answer cancelKey with itself")
+	}
+	type key struct{}
+	if key := any(key{}); key == cancelKey {
+		t.Fatal("cancelKey matches an unrelated key")
+	}
+}
+
+// TestClockCtxCauseWithoutPolling: a deadline that passed while nobody
+// polled or waited is seen by a Value lookup of the cancel-context key
+// alone, as context.Cause in Go versions that ask Value before Err needs.
+func TestClockCtxCauseWithoutPolling(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	parent, cancelParent := context.WithCancel(context.Background())
+	defer cancelParent()
+	c := newClockCtx(parent, clock.Cached(fake), fake.Nanotime(), time.Second)
+	defer c.release()
+	if v := c.Value(cancelKey); v != parent {
+		t.Fatalf("live: Value(cancelKey) = %v, want the parent's cancel context", v)
+	}
+	fake.Advance(time.Second)
+	v, _ := c.Value(cancelKey).(context.Context)
+	if v == nil || v == parent || context.Cause(v) != ErrTimeout {
+		t.Fatalf("past the deadline: Value(cancelKey) = %v, want a context whose cause is ErrTimeout", v)
+	}
+	if c.Err() != context.DeadlineExceeded {
+		t.Fatalf("Err = %v, want DeadlineExceeded", c.Err())
+	}
+}
+
+// TestClockCtxErrAndDoneAgree: read without a lock, Err still never
+// reports an end that Done does not show, nor Done one that Err does not,
+// while the context ends under concurrent readers (run with -race).
+func TestClockCtxErrAndDoneAgree(t *testing.T) {
+	type key struct{}
+	parent := context.WithValue(context.Background(), key{}, "v")
+	for i := 0; i < 200; i++ {
+		fake := clock.NewFake(time.Time{})
+		c := newClockCtx(parent, clock.Cached(fake), fake.Nanotime(), time.Second)
+		done := c.Done()
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for r := 0; r < 2; r++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for {
+					if c.Value(key{}) != "v" {
+						t.Error("parent value lost")
+						return
+					}
+					err := c.Err()
+					select {
+					case <-done:
+						if c.Err() == nil {
+							t.Error("Done closed, Err nil")
+						}
+						return
+					default:
+						if err != nil {
+							t.Errorf("Err %v before Done closed", err)
+							return
+						}
+					}
+					_ = context.Cause(c)
+				}
+			}()
+		}
+		close(start)
+		if i%2 == 0 {
+			fake.Advance(time.Second)
+		} else {
+			c.release()
+		}
+		wg.Wait()
+		c.release()
+		want := []error{context.DeadlineExceeded, context.Canceled}[i%2]
+		if c.Err() != want || c.timedOut() != (i%2 == 0) {
+			t.Fatalf("round %d: Err %v, timedOut %v; want %v", i, c.Err(), c.timedOut(), want)
+		}
+	}
+}
+
+// TestClockCtxErrWaitsForDone: caught between publishing its error and
+// closing Done (end holds mu meanwhile), the context makes Err wait, so
+// that whoever sees the error finds Done closed. The stress test above
+// rarely lands in that window; this one stops end there.
+func TestClockCtxErrWaitsForDone(t *testing.T) {
+	fake := clock.NewFake(time.Time{})
+	c := newClockCtx(context.Background(), clock.Cached(fake), fake.Nanotime(), time.Second)
+	done := c.Done()
+	// What end does, stopped before closing done.
+	c.mu.Lock()
+	c.err = context.Canceled
+	c.state.Store(ending)
+	got := make(chan error, 1)
+	go func() {
+		err := c.Err()
+		select {
+		case <-done:
+		default:
+			err = errors.New("Err returned before Done closed")
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("Err returned %v while end was closing Done", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	close(c.done)
+	c.state.Store(ended)
+	c.mu.Unlock()
+	if err := <-got; err != context.Canceled {
+		t.Fatalf("Err = %v, want Canceled", err)
+	}
+	c.release() // stops the timer Done armed
+	if fake.Timers() != 0 {
+		t.Fatal("timer left pending")
 	}
 }

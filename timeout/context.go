@@ -11,9 +11,9 @@ import (
 // context.WithTimeoutCause(parent, d, ErrTimeout), made the cheap way the
 // policy makes its per-call contexts:
 //
-//   - Time is read from clk's coarse clock (clock.Cached; nil means the
-//     real clock), so the deadline has that clock's precision, a
-//     millisecond by default, and checking it costs an atomic load.
+//   - Time is read through clk's clock.Cached (nil means the real clock:
+//     a direct reading of the monotonic clock), within its resolution, a
+//     millisecond by default.
 //   - No timer runs and nothing is registered with parent until someone
 //     waits: on the first Done, or when a context is derived from it with
 //     context.WithCancel and the like. A context that is only polled with

@@ -138,3 +138,44 @@ func TestNewContextIsNotHeld(t *testing.T) {
 		t.Fatalf("Err after cancel = %v, want Canceled", ctx.Err())
 	}
 }
+
+// TestValueAllocatesNothing: a lookup through NewContext's context and
+// through the one a Policy gives its call allocates nothing, whether the
+// key is the caller's, fusebox.HoldKey, or the one context.Cause asks for.
+func TestValueAllocatesNothing(t *testing.T) {
+	type key struct{}
+	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
+	defer cancelParent()
+	check := func(name string, ctx context.Context) {
+		t.Helper()
+		lookups := map[string]func(){
+			"caller's key": func() {
+				if ctx.Value(key{}) != "v" {
+					t.Fatal("caller's value not found")
+				}
+			},
+			"HoldKey": func() { _ = ctx.Value(fusebox.HoldKey{}) },
+			"Cause":   func() { _ = context.Cause(ctx) },
+		}
+		for what, f := range lookups {
+			if n := testing.AllocsPerRun(1000, f); n != 0 {
+				t.Errorf("%s: Value (%s) allocates %v times, want 0", name, what, n)
+			}
+		}
+	}
+	ctx, cancel := timeout.NewContext(parent, time.Minute, nil)
+	check("NewContext", ctx)
+	cancel()
+	check("NewContext, canceled", ctx)
+
+	p, err := timeout.New(timeout.Config{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Execute(parent, func(ctx context.Context) error {
+		check("Policy", ctx)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

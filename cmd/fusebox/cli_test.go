@@ -12,6 +12,13 @@ import (
 	"testing"
 )
 
+// quickDemo is a demo of two runs of 3s that can still show the cascade
+// (CheckCascade): at 20 /orders/s, slow ones fill a gateway of 4 workers
+// and 4 queue places in 0.24s, less than the 1s they hold a worker and the
+// 0.96s slow phase; at 80 /users/s, the 1.44s outage sends more than the
+// 100 a verdict needs.
+var quickDemo = []string{"--duration", "3s", "--users-share", "0.8", "--gateway-workers", "4", "--gateway-queue", "4", "--client-timeout", "1s", "--slow-latency", "2s"}
+
 // runCLI runs the command line and returns its exit code and outputs.
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
@@ -200,8 +207,8 @@ func TestScenarioFile(t *testing.T) {
 	if code != 0 || y2 != y {
 		t.Errorf("round trip through --scenario changed the scenario:\n%s\nvs\n%s", y2, y)
 	}
-	code, y3, _ := runCLI(t, "demo", "--scenario", file, "--rate", "12", "--print-scenario")
-	if code != 0 || !strings.Contains(y3, "rate: 12") || !strings.Contains(y3, "retry: false") {
+	code, y3, _ := runCLI(t, "demo", "--scenario", file, "--rate", "120", "--print-scenario")
+	if code != 0 || !strings.Contains(y3, "rate: 120") || !strings.Contains(y3, "retry: false") {
 		t.Errorf("a flag should override the file and keep the rest:\n%s", y3)
 	}
 	if err := os.WriteFile(file, []byte("rats: 3\n"), 0o644); err != nil {
@@ -239,8 +246,7 @@ func TestDemoPortInUse(t *testing.T) {
 func TestDemoReportPathCheckedFirst(t *testing.T) {
 	report := filepath.Join(t.TempDir(), "no-such-dir", "report.html")
 	// A short run, should the path be checked only after it.
-	code, out, errOut := runCLI(t, "demo", "--json", "--runs", "protected", "--duration", "2s", "--rate", "20",
-		"--slow-latency", "100ms", "--client-timeout", "1s", "--report", report)
+	code, out, errOut := runCLI(t, append([]string{"demo", "--json", "--runs", "protected", "--report", report}, quickDemo...)...)
 	if code != 1 || out != "" || !strings.HasPrefix(errOut, "fusebox demo: cannot write the report: ") || !strings.Contains(errOut, report) || !strings.Contains(errOut, "--report") {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and a message naming the path", code, out, errOut)
 	}
@@ -290,7 +296,7 @@ func TestDemoReportWriteFails(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full:", err)
 	}
-	short := []string{"--runs", "protected", "--duration", "2s", "--rate", "20", "--slow-latency", "100ms", "--client-timeout", "1s", "--quiet", "--report", "/dev/full"}
+	short := append([]string{"--runs", "protected", "--quiet", "--report", "/dev/full"}, quickDemo...)
 	for _, asJSON := range []bool{true, false} {
 		args := append([]string{"demo"}, short...)
 		if asJSON {
@@ -323,7 +329,7 @@ func TestDemoJSON(t *testing.T) {
 		t.Skip("runs the demo for a few seconds")
 	}
 	report := filepath.Join(t.TempDir(), "report.html")
-	code, out, errOut := runDemoCLI(t, "demo", "--json", "--duration", "2s", "--rate", "30", "--report", report)
+	code, out, errOut := runDemoCLI(t, append([]string{"demo", "--json", "--report", report}, quickDemo...)...)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -347,7 +353,7 @@ func TestDemoJSON(t *testing.T) {
 		t.Errorf("runs %+v", got.Runs)
 	}
 	for _, r := range got.Runs {
-		for _, k := range []string{"usersSuccessDown", "usersP99BaselineMs", "usersP99DownMs", "ordersOkDown", "ordersDegradedDown", "ordersFailedDown", "peakGoroutines", "paymentsRequestsDown", "timeToDetectMs", "timeToRecoverMs"} {
+		for _, k := range []string{"usersSuccessDown", "usersP99BaselineMs", "usersP99DownMs", "ordersOkDown", "ordersDegradedDown", "ordersFailedDown", "peakGoroutines", "paymentsRequestsDown", "timeToDetectMs", "usersVerdict", "usersUnhealthyMs", "ordersFullAgainMs"} {
 			if _, ok := r.Summary[k]; !ok {
 				t.Errorf("run %s: summary lacks %q", r.Name, k)
 			}
@@ -356,7 +362,7 @@ func TestDemoJSON(t *testing.T) {
 	if _, ok := got.UsersUnaffected["protected"]; !ok || got.Headline == "" {
 		t.Errorf("headline %q, usersUnaffected %v", got.Headline, got.UsersUnaffected)
 	}
-	if got.Scenario["healthy"] != "400ms" || got.Scenario["rate"] != float64(30) {
+	if got.Scenario["healthy"] != "600ms" || got.Scenario["usersShare"] != 0.8 {
 		t.Errorf("scenario %v: want the durations as text and the flags applied", got.Scenario)
 	}
 	if got.Report != report {
@@ -376,7 +382,7 @@ func TestDemoText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for a few seconds")
 	}
-	code, out, errOut := runDemoCLI(t, "demo", "--duration", "2s", "--rate", "30", "--report", "")
+	code, out, errOut := runDemoCLI(t, append([]string{"demo", "--report", ""}, quickDemo...)...)
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -399,5 +405,73 @@ func TestDemoDurationTooShortForPhases(t *testing.T) {
 		if code == 0 || !strings.Contains(errOut, "duration "+d+" out of range: want at least") {
 			t.Errorf("--duration %s: exit %d, stderr %q; want an error about --duration and its lower bound", d, code, errOut)
 		}
+	}
+}
+
+// TestDemoDurationTooShortForCascade (issue 12): a --duration too short
+// for the unprotected run to show the cascade is refused, naming
+// --duration, its value and the real lower bound, worked out from the
+// default scenario: slow /orders (60/s) take 64/60 s to hold every one of
+// the gateway's 64 workers, then every request (100/s) waits, and 64/100 s
+// later its queue is full: 1.71s (rounded up to 10ms). The slow phase is
+// 8/25 of the run: 1.71s/0.32 = 5.34s, 5.4s rounded up to 100ms.
+func TestDemoDurationTooShortForCascade(t *testing.T) {
+	for _, d := range []string{"1s", "2s", "5.3s"} {
+		code, out, errOut := runCLI(t, "demo", "--print-scenario", "--duration", d)
+		want := "duration " + d + " out of range: want at least 5.4s"
+		if code != 2 || out != "" || !strings.Contains(errOut, want) || !strings.Contains(errOut, "1.71s") {
+			t.Errorf("--duration %s: exit %d, stderr %q; want 2 and %q, with the 1.71s the gateway takes to fill", d, code, errOut, want)
+		}
+	}
+	for _, args := range [][]string{{"--duration", "5.4s"}, {"--duration", "25s"}, nil} {
+		code, _, errOut := runCLI(t, append([]string{"demo", "--print-scenario"}, args...)...)
+		if code != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want it accepted", args, code, errOut)
+		}
+	}
+	_, help, _ := runCLI(t, "demo", "--help")
+	if !strings.Contains(help, "at least 5.4s with the default scenario") {
+		t.Errorf("--help does not give the shortest --duration:\n%s", help)
+	}
+}
+
+// TestScenarioTooShortForCascade (issue 12): a scenario whose numbers
+// cannot show the cascade is refused before any run, naming the field,
+// its value and what it needs.
+func TestScenarioTooShortForCascade(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		// A slow phase shorter than the client timeout (4s) and shorter
+		// than the 1.71s slow /orders take to fill the gateway.
+		{"slow: 1s\n", "scenario: slow 1s too short to show the cascade: want at least 1.71s"},
+		{"slow: 0s\nerrors: 5s\n", "scenario: slow 0s too short to show the cascade: want at least 1.71s"},
+		// Slow /orders give up, and free their workers, before the
+		// gateway is full.
+		{"clientTimeout: 1s\n", "scenario: clientTimeout 1s too short to show the cascade: want at least 1.71s"},
+		{"slowLatency: 1500ms\n", "scenario: slowLatency 1.5s too short to show the cascade: want at least 1.71s"},
+		{"usersShare: 0\n", "scenario: usersShare 0 cannot show the cascade"},
+		{"usersShare: 1\n", "scenario: usersShare 1 cannot show the cascade"},
+		{"ordersWorkers: 16\nordersQueue: 16\n", "scenario: ordersWorkers+ordersQueue 32 too small to show the cascade: want at least 64"},
+		// 2s of outage at 40 /users per second: too few for a verdict.
+		{"slow: 2s\nerrors: 0s\n", "scenario: slow+errors 2s too short to judge /users: want at least 2.5s"},
+	} {
+		file := filepath.Join(t.TempDir(), "demo.yaml")
+		if err := os.WriteFile(file, []byte(tc.yaml), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runCLI(t, "demo", "--scenario", file, "--print-scenario")
+		if code != 2 || out != "" || !strings.Contains(errOut, tc.want) {
+			t.Errorf("%q: exit %d, stderr %q; want 2 and %q", tc.yaml, code, errOut, tc.want)
+		}
+	}
+	// A slow phase shorter than the client timeout is not too short in
+	// itself: what matters is the gateway filling up. (Measured: runs of
+	// 9s and 5s, slow phases of 2.88s and 1.6s, showed the cascade, /users
+	// at 46% and 70% success.)
+	file := filepath.Join(t.TempDir(), "demo.yaml")
+	if err := os.WriteFile(file, []byte("slow: 3s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "demo", "--scenario", file, "--print-scenario"); code != 0 {
+		t.Errorf("slow: 3s: exit %d, stderr %q; want it accepted", code, errOut)
 	}
 }

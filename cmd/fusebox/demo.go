@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
 
@@ -38,7 +39,9 @@ func demoFlags(sc *demo.Scenario, o *demoOptions) *flag.FlagSet {
 	fs.SetOutput(io.Discard) // errors are reported by runDemo
 	fs.StringVar(&o.scenarioFile, "scenario", "", "read the scenario from this YAML `file` (flags given too override it; see --print-scenario)")
 	fs.BoolVar(&o.printScenario, "print-scenario", false, "print the scenario as YAML, with the flags applied, and exit")
-	fs.DurationVar(&o.duration, "duration", 0, "length of each run, at most 1h and long enough for a 200ms healthy phase (1s with the default phases); the phases keep their proportions (default 25s: two runs take under a minute)")
+	fs.DurationVar(&o.duration, "duration", 0, "length of each run, at most 1h; the phases keep their proportions (default 25s: two runs take under a minute). "+
+		"It must be long enough to show the cascade: the slow phase must last as long as slow /orders take to fill the gateway's workers and queue, "+
+		"and payments must be down long enough for a verdict on /users; "+minDurationText())
 	fs.DurationVar(&sc.Healthy, "healthy", sc.Healthy, "length of the healthy baseline phase")
 	fs.DurationVar(&sc.Slow, "slow", sc.Slow, "length of the phase where payments is slow")
 	fs.DurationVar(&sc.Errors, "errors", sc.Errors, "length of the phase where payments fails")
@@ -96,6 +99,8 @@ every endpoint together. Everything shown is measured on the wire.
 At the end it prints a summary, writes an HTML report with charts, and with
 --json writes the summary as JSON instead.
 
+`+wrap("The summary's verdict on /users follows from its numbers: "+demo.VerdictRules(), 76)+`
+
 Flags:
 `)
 	var sc demo.Scenario = demo.DefaultScenario()
@@ -108,6 +113,37 @@ Every number of the scenario, the protections' included, can be set in a
 YAML file: 'fusebox demo --print-scenario > demo.yaml', edit, then
 'fusebox demo --scenario demo.yaml'.
 `)
+}
+
+// minDurationText says the shortest --duration of the default scenario.
+func minDurationText() string {
+	d, err := demo.DefaultScenario().MinDuration()
+	if err != nil {
+		return "the default scenario cannot: " + err.Error()
+	}
+	return "at least " + d.String() + " with the default scenario"
+}
+
+// wrap breaks text into lines of at most width runes, between words (a
+// longer word has a line of its own).
+func wrap(text string, width int) string {
+	var b strings.Builder
+	col := 0
+	for _, w := range strings.Fields(text) {
+		n := utf8.RuneCountInString(w)
+		switch {
+		case col == 0:
+		case col+1+n > width:
+			b.WriteByte('\n')
+			col = 0
+		default:
+			b.WriteByte(' ')
+			col++
+		}
+		b.WriteString(w)
+		col += n
+	}
+	return b.String()
 }
 
 // parseDemo reads the scenario: the defaults, then the YAML file named by
@@ -146,7 +182,10 @@ func parseDemo(args []string) (demo.Scenario, demoOptions, error) {
 			return sc, o, err
 		}
 	}
-	return sc, o, sc.Validate()
+	if err := sc.Validate(); err != nil {
+		return sc, o, err
+	}
+	return sc, o, sc.CheckCascade()
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -336,8 +375,9 @@ func (r *reportFile) abandon() {
 // jsonSummary is what --json writes.
 type jsonSummary struct {
 	Headline string `json:"headline"`
-	// UsersUnaffected says, per run, whether /users kept ≥99% success and
-	// its p99 within 2× baseline while payments was down.
+	// UsersUnaffected says, per run, whether /users stayed up while
+	// payments was down (see demo.VerdictRules); each run's summary has
+	// the verdict itself, usersVerdict.
 	UsersUnaffected map[string]bool   `json:"usersUnaffected"`
 	Runs            []*demo.RunResult `json:"runs"`
 	Report          string            `json:"report,omitempty"`

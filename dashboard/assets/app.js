@@ -481,7 +481,16 @@
       applyUpdate(JSON.parse(e.data));
       setConn('live', 'live · ' + fmtClock(new Date(serverNow()).toISOString()));
     });
-    es.addEventListener('error', () => setConn('reconnecting', 'reconnecting…'));
+    es.addEventListener('error', () => {
+      if (es.readyState !== EventSource.CLOSED) {
+        setConn('reconnecting', 'reconnecting…');
+        return;
+      }
+      // The server refused the stream (too many open: 503; or no read
+      // token: 401), and EventSource gives up on that: try again later.
+      setConn('reconnecting', 'refused by the server; retrying…');
+      setTimeout(connect, 5000 + Math.random() * 5000);
+    });
   }
 
   function tick() {
@@ -491,6 +500,20 @@
     }
   }
 
+  // A page opened as ?token=<read token> got its cookie with it: take the
+  // token out of the address bar (and so out of bookmarks and shares).
+  function dropTokenFromURL() {
+    try {
+      const u = new URL(window.location.href);
+      if (!u.searchParams.has('token')) return;
+      u.searchParams.delete('token');
+      window.history.replaceState(window.history.state, '', u.pathname + u.search + u.hash);
+    } catch {
+      /* an odd URL: leave it */
+    }
+  }
+
+  dropTokenFromURL();
   document.addEventListener('DOMContentLoaded', () => {
     $('filter').addEventListener('input', render);
     $('problems').addEventListener('change', render);

@@ -25,7 +25,10 @@ import (
 	"github.com/fusebox-go/fusebox/ratelimit"
 )
 
-const token = "browser-test-token-0123456789"
+const (
+	token     = "browser-test-token-0123456789"
+	readToken = "browser-test-read-token-0123456789"
+)
 
 // chromium returns the browser's path; a missing browser fails the test.
 func chromium(t *testing.T) string {
@@ -63,7 +66,9 @@ type service struct {
 	wg       sync.WaitGroup
 }
 
-func newService(t *testing.T) *service {
+// newService starts the service; readTok, when set, is the dashboard's
+// Config.ReadToken.
+func newService(t *testing.T, readTok string) *service {
 	t.Helper()
 	s := &service{bus: fusebox.NewEvents(), stop: make(chan struct{})}
 	must := func(err error) {
@@ -91,7 +96,7 @@ func newService(t *testing.T) *service {
 
 	s.d, err = dashboard.New(dashboard.Config{
 		Events: s.bus, Interval: 250 * time.Millisecond, Title: "Fusebox · checkout service",
-		Actions: true, Token: token,
+		Actions: true, Token: token, ReadToken: readTok,
 	})
 	must(err)
 	for _, p := range []struct {
@@ -147,23 +152,27 @@ func (s *service) close() {
 	s.bus.Close()
 }
 
-func TestDashboardInChromium(t *testing.T) {
-	exe := chromium(t)
-	out := artifacts(t)
-
-	svc := newService(t)
-	defer svc.close()
+// serve serves d under /debug/fusebox/ on loopback until the test ends,
+// and returns the page's URL.
+func serve(t *testing.T, d *dashboard.Dashboard) string {
+	t.Helper()
 	mux := http.NewServeMux()
-	mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", svc.d))
+	mux.Handle("/debug/fusebox/", http.StripPrefix("/debug/fusebox", d))
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/debug/fusebox/"
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String() + "/debug/fusebox/"
+}
 
+// browser starts headless Chromium, and returns the context of a tab that
+// the test has a minute to use.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	exe := chromium(t)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(exe),
 		chromedp.Headless,
@@ -180,15 +189,42 @@ func TestDashboardInChromium(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1280, 900),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancelTab := chromedp.NewContext(allocCtx)
-	defer cancelTab()
+	t.Cleanup(cancelTab)
 	// The first Run starts the browser; the whole test gets a minute.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting %s: %v", exe, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func card(name, state string) chromedp.CSS {
+	return chromedp.CSS(`article.card[data-name="` + name + `"][data-state="` + state + `"]`)
+}
+
+// within runs steps with a deadline, failing the test with what (and a
+// screenshot in out).
+func within(t *testing.T, ctx context.Context, out string, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) time.Duration {
+	t.Helper()
+	start := time.Now()
+	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
+	if err := chromedp.Do(sctx, steps...); err != nil {
+		shot(t, ctx, out, "failure.png")
+		t.Fatalf("%s: not within %v: %v", what, d, err)
+	}
+	return time.Since(start)
+}
+
+func TestDashboardInChromium(t *testing.T) {
+	ctx := browser(t)
+	out := artifacts(t)
+	svc := newService(t, "")
+	defer svc.close()
+	url := serve(t, svc.d)
 
 	// Console errors and exceptions (a Content-Security-Policy violation
 	// included) fail the test.
@@ -220,20 +256,9 @@ func TestDashboardInChromium(t *testing.T) {
 		}
 	}()
 
-	card := func(name, state string) chromedp.CSS {
-		return chromedp.CSS(`article.card[data-name="` + name + `"][data-state="` + state + `"]`)
-	}
-	// within runs steps with a deadline, failing the test with what.
 	within := func(d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) time.Duration {
 		t.Helper()
-		start := time.Now()
-		sctx, cancel := context.WithTimeout(ctx, d)
-		defer cancel()
-		if err := chromedp.Do(sctx, steps...); err != nil {
-			shot(t, ctx, out, "failure.png")
-			t.Fatalf("%s: not within %v: %v", what, d, err)
-		}
-		return time.Since(start)
+		return within(t, ctx, out, d, what, steps...)
 	}
 
 	within(20*time.Second, "the page shows payments closed",
@@ -313,6 +338,45 @@ func TestDashboardInChromium(t *testing.T) {
 	if len(consoleErrs) > 0 {
 		t.Errorf("the page logged errors:\n%s", strings.Join(consoleErrs, "\n"))
 	}
+}
+
+// With Config.ReadToken, the page opened without the token is refused;
+// opened as ?token=<read token>, it loads, drops the token from the
+// address bar and streams, its EventSource let in by the HttpOnly cookie
+// the page's answer set; and it still does when opened again without the
+// token.
+func TestDashboardInChromiumWithReadToken(t *testing.T) {
+	ctx := browser(t)
+	out := artifacts(t)
+	svc := newService(t, readToken)
+	defer svc.close()
+	url := serve(t, svc.d)
+
+	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(url))
+	if err != nil || resp.Status != http.StatusUnauthorized {
+		t.Errorf("the page without the token: %v (%v), want 401", resp, err)
+	}
+	within(t, ctx, out, 20*time.Second, "the page opened with the read token shows payments closed",
+		chromedp.Navigate(url+"?token="+readToken),
+		chromedp.WaitVisible(card("payments", "closed")),
+	)
+	if loc, err := chromedp.Run(ctx, chromedp.Location()); err != nil || loc != url {
+		t.Errorf("address %q (%v): want the token dropped, %q", loc, err, url)
+	}
+	if c, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || c != "" {
+		t.Errorf("document.cookie = %q (%v): want the read cookie out of the script's reach", c, err)
+	}
+	svc.payments.Trip()
+	within(t, ctx, out, time.Second, "the stream shows payments open", chromedp.WaitVisible(card("payments", "open")))
+	svc.payments.Reset()
+	within(t, ctx, out, 20*time.Second, "the page opened again without the token streams",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(card("payments", "closed")),
+		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="live"]`)),
+	)
+	svc.payments.Trip()
+	within(t, ctx, out, time.Second, "the stream shows payments open again", chromedp.WaitVisible(card("payments", "open")))
+	shot(t, ctx, out, "dashboard-read-token.png")
 }
 
 // shot saves a screenshot of the viewport as a PNG in dir.

@@ -1,12 +1,16 @@
 package window
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func TestNewCount(t *testing.T) {
@@ -16,7 +20,7 @@ func TestNewCount(t *testing.T) {
 			t.Errorf("NewCount(%d) = %v, nil; want an error", size, w)
 			continue
 		}
-		for _, sub := range []string{"window:", "size", strconv.Itoa(size), "1 to 2097151"} {
+		for _, sub := range []string{"window:", "size", strconv.Itoa(size), "1 to 1048576"} {
 			if !strings.Contains(err.Error(), sub) {
 				t.Errorf("NewCount(%d) error %q does not contain %q", size, err, sub)
 			}
@@ -198,7 +202,7 @@ func (w *Count) slotSum() Counts {
 	c := Counts{Ignored: w.ignored.Load()}
 	for i := range w.slots {
 		if v := w.slots[i].Load(); v != 0 {
-			c = c.plus(countOf(Kind(v - 1)))
+			c = c.plus(countOf(Kind(v & (1<<kindBits - 1))))
 		}
 	}
 	return c
@@ -413,5 +417,74 @@ func TestCountAddTotal(t *testing.T) {
 	w.Reset()
 	if got, want := w.Totals(), (Counts{8, 4, 2, 1}); got != want {
 		t.Errorf("after Reset: Totals() = %+v, want %+v (kept)", got, want)
+	}
+}
+
+// TestCountNeverBorrows forces the worst interleavings of a record: paused
+// between its steps (its outcome counted, not yet in the ring; or in the
+// ring, the outcome it replaced not yet taken out) while other records wrap
+// the ring many times, replacing the paused record's slot, failures with
+// successes and back. At every step the aggregate must read as a possible
+// window: no field below zero (which in packed fields shows as a huge
+// count borrowed from the field above), Failures and Slow at most Calls,
+// Calls at most the size plus the one record in flight. Once the paused
+// record finishes, the aggregate is exactly the sum of the ring.
+func TestCountNeverBorrows(t *testing.T) {
+	for _, step := range []string{"added", "swapped"} {
+		for _, paused := range []Kind{Success, FailureBit, SlowBit, FailureBit | SlowBit} {
+			t.Run(fmt.Sprintf("%s/kind%d", step, paused), func(t *testing.T) {
+				const size = 4
+				w, err := NewCount(size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Fill with the opposite outcome so the paused record
+				// changes the aggregate.
+				for range size {
+					w.Record(paused ^ (FailureBit | SlowBit))
+				}
+				reached, resume := make(chan struct{}), make(chan struct{})
+				var first atomic.Bool
+				countHook = func(s string) {
+					// Only the first record to reach the step pauses;
+					// the others run through.
+					if s == step && first.CompareAndSwap(false, true) {
+						close(reached)
+						<-resume
+					}
+				}
+				defer func() { countHook = nil }()
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					w.Record(paused)
+				}()
+				testwait.Recv(t, reached, "the paused record")
+				check := func(when string) {
+					c := w.Counts()
+					if c.Calls > size+1 || c.Failures > c.Calls || c.Slow > c.Calls {
+						t.Fatalf("%s: Counts() = %+v: not a window of %d calls with one record in flight", when, c, size)
+					}
+				}
+				// A round of successes first (it takes the paused
+				// outcome out of the ring while its marks may be all
+				// the aggregate has of their kind), then every kind in
+				// every slot.
+				kinds := []Kind{Success, FailureBit, SlowBit, FailureBit | SlowBit}
+				for i := range 8 * size {
+					k := Success
+					if i >= size {
+						k = kinds[(i+i/size)%len(kinds)]
+					}
+					w.Record(k)
+					check(fmt.Sprintf("after %d records", i+1))
+				}
+				close(resume)
+				testwait.Recv(t, done, "the paused record to finish")
+				if got, want := w.Counts(), w.slotSum(); got != want {
+					t.Fatalf("quiescent: Counts() = %+v, want the ring's sum %+v", got, want)
+				}
+			})
+		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"runtime"
 	"sync/atomic"
 	"time"
-
-	"github.com/fusebox-go/fusebox/internal/percpu"
 )
 
 // MaxBuckets bounds the buckets of a time-based window.
@@ -29,45 +27,29 @@ const idxBits = 10
 // clock stepping back cannot write into (or wipe) buckets that hold newer
 // data.
 //
-// Recording is O(1): one compare-and-swap on the current bucket's counter,
-// plus, once per bucket width, a compare-and-swap that claims the bucket and
-// zeroes it for its new epoch. Reading is O(B).
-//
-// Successes, the bulk of the traffic, scale across cores: the first time an
-// increment of a bucket's call counter loses a race with another core, the
-// window gives every P (the scheduler's processors) a private accumulator of
-// the newest epoch's successes on its own cache line, bumped without an
-// atomic read-modify-write (see internal/percpu). A P folds its accumulator
-// into the bucket when it moves to a new epoch; readers add the
-// accumulators of the epochs in the window. Until that first lost race a
-// window costs no memory for them.
+// Recording is O(1): one atomic add on the current bucket's counter (two
+// for a failure or a slow call), plus, once per bucket width, a
+// compare-and-swap that claims the bucket for its new epoch and moves its
+// old counts into the lifetime totals. Reading is O(B). Every counter is a
+// plain atomic word: the per-P accumulators an earlier version used were
+// measured no faster on two cores (docs/BENCHMARKS.md, "Per-P counters").
 type Time struct {
 	width int64 // nanoseconds per bucket
 	// cur caches the newest epoch and its bucket index, epoch<<idxBits |
 	// index, published once that bucket is claimed: a record in the
 	// current bucket needs no division.
-	cur     atomic.Uint64
-	head    atomic.Int64
-	retired Counts // sums of buckets zeroed for reuse, and AddTotal's calls; atomic access only
+	cur  atomic.Uint64
+	head atomic.Int64
+	// retired holds the counts of buckets zeroed for reuse, and AddTotal's
+	// calls.
+	retired counters
 	buckets []bucket
-	// stripes are the per-P success accumulators, nil until contention.
-	stripes atomic.Pointer[stripeSet]
-	// moves tracks the moves of counts from one place to another (an
-	// accumulator folding into its bucket, a bucket retiring into the
-	// totals), so that Totals can tell a reading that no move overlapped:
-	// the moves in progress in its low 32 bits, the moves done (modulo
-	// 2^32) in its high 32. A move adds 1 when it starts and 2^32-1 when
-	// it ends. One word, so that a breaker stays within a kibibyte.
+	// moves counts the retirements of buckets (a bucket's counts moving
+	// into retired), so that Totals can tell a reading that none
+	// overlapped: the retirements in progress in its low 32 bits, those
+	// done (modulo 2^32) in its high 32. A retirement adds moveStart when
+	// it begins and moveEnd when it ends.
 	moves atomic.Uint64
-}
-
-// stripeSet is the per-P accumulators, made on the first lost race.
-type stripeSet struct {
-	// gen counts the Resets since the set was made: an accumulator
-	// filled before the latest Reset is out of the window whatever its
-	// epoch. (Before the set exists a Reset has nothing to invalidate.)
-	gen atomic.Uint64
-	s   []stripe
 }
 
 // Moves of counts: see Time.moves.
@@ -76,23 +58,22 @@ const (
 	moveEnd   = 1<<32 - 1
 )
 
-// stripe is one P's accumulator of successes in one epoch. Only code pinned
-// to that P writes it (percpu.StoreOwned and friends); readers load it
-// atomically. A reader racing a fold may count its calls twice for a
-// moment, never not at all (see recordStriped).
-type stripe struct {
-	epoch int64
-	gen   uint64 // the set's gen when epoch began
-	calls uint64
-	_     [40]byte
+// retireHook, set only by tests, is called in the middle of a bucket's
+// retirement: its counts taken, not yet added to the retired totals.
+var retireHook func()
+
+// counters are four atomic counts, in the order of Counts.
+type counters struct {
+	calls, failures, slow, ignored atomic.Uint64
+}
+
+func (c *counters) load() Counts {
+	return Counts{Calls: c.calls.Load(), Failures: c.failures.Load(), Slow: c.slow.Load(), Ignored: c.ignored.Load()}
 }
 
 type bucket struct {
-	epoch    atomic.Int64
-	calls    atomic.Uint64
-	failures atomic.Uint64
-	slow     atomic.Uint64
-	ignored  atomic.Uint64
+	epoch atomic.Int64
+	counters
 }
 
 // packedMinWidth is the narrowest bucket that the cached head word serves:
@@ -102,8 +83,7 @@ type bucket struct {
 const packedMinWidth = 1024
 
 // NewTime returns a window of the given duration in n buckets. The duration
-// must be a whole multiple of n nanoseconds, 1 ≤ n ≤ MaxBuckets, and each
-// bucket at least MinBucketWidth wide.
+// must be a whole multiple of n nanoseconds, 1 ≤ n ≤ MaxBuckets.
 func NewTime(d time.Duration, n int) (*Time, error) {
 	if n < 1 || n > MaxBuckets {
 		return nil, fmt.Errorf("window: buckets %d out of range: want 1 to %d", n, MaxBuckets)
@@ -129,9 +109,6 @@ func (w *Time) Reset(now int64) {
 	}
 	w.bucketFor(e)
 	w.cur.Store(uint64(e)<<idxBits | uint64(w.index(e)))
-	if st := w.stripes.Load(); st != nil {
-		st.gen.Add(1)
-	}
 }
 
 func (w *Time) index(e int64) int64 {
@@ -183,10 +160,15 @@ func (w *Time) bucketFor(e int64) *bucket {
 		}
 		if b.epoch.CompareAndSwap(be, resetting) {
 			w.moves.Add(moveStart)
-			atomic.AddUint64(&w.retired.Calls, b.calls.Swap(0))
-			atomic.AddUint64(&w.retired.Failures, b.failures.Swap(0))
-			atomic.AddUint64(&w.retired.Slow, b.slow.Swap(0))
-			atomic.AddUint64(&w.retired.Ignored, b.ignored.Swap(0))
+			calls, failures := b.calls.Swap(0), b.failures.Swap(0)
+			slow, ignored := b.slow.Swap(0), b.ignored.Swap(0)
+			if retireHook != nil {
+				retireHook()
+			}
+			w.retired.calls.Add(calls)
+			w.retired.failures.Add(failures)
+			w.retired.slow.Add(slow)
+			w.retired.ignored.Add(ignored)
 			w.moves.Add(moveEnd)
 			b.epoch.Store(e)
 			return b
@@ -194,105 +176,32 @@ func (w *Time) bucketFor(e int64) *bucket {
 	}
 }
 
-// RecordAt adds one call of kind k at time now (a Nanotime reading).
-func (w *Time) RecordAt(now int64, k Kind) {
+// RecordAt adds one call of kind k at time now (a Nanotime reading). It
+// reports whether the record began a new epoch (the first record of a
+// bucket width): only then can calls have left the window, which a caller
+// judging rates may want to look at.
+func (w *Time) RecordAt(now int64, k Kind) (rotated bool) {
 	if w.width < packedMinWidth {
+		e := w.epochOf(now)
+		rotated = e > w.head.Load()
 		w.record(w.bucketFor(w.current(now)), k)
-		return
+		return rotated
 	}
 	c := w.cur.Load()
-	if k == Success && now < (int64(c)>>idxBits+1)*w.width {
+	if now < (int64(c)>>idxBits+1)*w.width {
 		// Within, or (clock stepping back) before, the newest bucket:
 		// the common case.
-		if st := w.stripes.Load(); st != nil {
-			w.recordStriped(st, c)
-			return
-		}
-		calls := &w.buckets[c&(1<<idxBits-1)].calls
-		if v := calls.Load(); calls.CompareAndSwap(v, v+1) {
-			return
-		}
-		w.contended()
-		calls.Add(1)
-		return
+		w.record(&w.buckets[c&(1<<idxBits-1)], k)
+		return false
 	}
-	w.recordSlow(now, k, c)
+	w.record(w.rotate(now), k)
+	return true
 }
 
-// contended gives the window its per-P accumulators, once.
-func (w *Time) contended() {
-	if w.stripes.Load() == nil {
-		w.stripes.CompareAndSwap(nil, &stripeSet{s: make([]stripe, runtime.GOMAXPROCS(0))})
-	}
-}
-
-// recordStriped counts a success of the newest epoch (from the head word c)
-// in the running P's accumulator.
-func (w *Time) recordStriped(set *stripeSet, c uint64) {
-	e := int64(c) >> idxBits
-	gen, st := set.gen.Load(), set.s
-	id := percpu.Pin()
-	if id >= len(st) {
-		// GOMAXPROCS grew since the accumulators were made.
-		percpu.Unpin()
-		w.buckets[c&(1<<idxBits-1)].calls.Add(1)
-		return
-	}
-	s := &st[id]
-	oldEpoch, oldGen := percpu.LoadOwnedInt(&s.epoch), percpu.LoadOwned(&s.gen)
-	if oldEpoch == e && oldGen == gen {
-		percpu.AddOwned(&s.calls, 1)
-		percpu.Unpin()
-		return
-	}
-	// Fold before the accumulator forgets its successes, and while still
-	// pinned: a read racing this finds them twice for a moment (a lower
-	// failure rate), never not at all (a higher one, which could trip a
-	// breaker on a rate that never happened). CountsAt reads the
-	// accumulators before the buckets for the same reason.
-	w.moves.Add(moveStart)
-	w.fold(percpu.LoadOwned(&s.calls), oldEpoch, oldGen, gen)
-	percpu.StoreOwned(&s.calls, 0)
-	percpu.StoreOwnedInt(&s.epoch, e)
-	percpu.StoreOwned(&s.gen, gen)
-	percpu.StoreOwned(&s.calls, 1)
-	w.moves.Add(moveEnd)
-	percpu.Unpin()
-}
-
-// fold moves n successes an accumulator held for epoch (of reset
-// generation g) into that epoch's bucket, or, when the bucket has moved on
-// or a Reset came between, into the lifetime totals only.
-func (w *Time) fold(n uint64, epoch int64, g, current uint64) {
-	if n == 0 {
-		return
-	}
-	if g == current {
-		b := &w.buckets[w.index(epoch)]
-		if b.epoch.Load() == epoch {
-			b.calls.Add(n)
-			return
-		}
-	}
-	atomic.AddUint64(&w.retired.Calls, n)
-}
-
-func (w *Time) recordSlow(now int64, k Kind, c uint64) {
-	var b *bucket
-	if now < (int64(c)>>idxBits+1)*w.width {
-		b = &w.buckets[c&(1<<idxBits-1)]
-	} else {
-		b = w.rotate(now)
-	}
-	w.record(b, k)
-}
-
-// record adds one call of kind k to bucket b.
+// record adds one call of kind k to bucket b. The call is counted before
+// its failure and slow marks, and CountsAt reads them in the other order,
+// so that a reading never finds a failure without its call.
 func (w *Time) record(b *bucket, k Kind) {
-	if k == Success {
-		b.calls.Add(1)
-		return
-	}
 	if k&Ignored != 0 {
 		b.ignored.Add(1)
 		return
@@ -311,15 +220,15 @@ func (w *Time) record(b *bucket, k Kind) {
 // outside the window, such as a circuit breaker's half-open probes.
 func (w *Time) AddTotal(k Kind) {
 	if k&Ignored != 0 {
-		atomic.AddUint64(&w.retired.Ignored, 1)
+		w.retired.ignored.Add(1)
 		return
 	}
-	atomic.AddUint64(&w.retired.Calls, 1)
+	w.retired.calls.Add(1)
 	if k&FailureBit != 0 {
-		atomic.AddUint64(&w.retired.Failures, 1)
+		w.retired.failures.Add(1)
 	}
 	if k&SlowBit != 0 {
-		atomic.AddUint64(&w.retired.Slow, 1)
+		w.retired.slow.Add(1)
 	}
 }
 
@@ -337,7 +246,8 @@ func (w *Time) rotate(now int64) *bucket {
 	}
 }
 
-// CountsAt returns the aggregate of the window ending at now.
+// CountsAt returns the aggregate of the window ending at now. Failures and
+// Slow never exceed Calls.
 func (w *Time) CountsAt(now int64) Counts {
 	e := w.epochOf(now)
 	if h := w.head.Load(); h > e {
@@ -345,69 +255,78 @@ func (w *Time) CountsAt(now int64) Counts {
 	}
 	var c Counts
 	n := int64(len(w.buckets))
-	// The accumulators first, then the buckets they fold into: a fold
-	// racing this read is then counted twice or once, never lost.
-	if set := w.stripes.Load(); set != nil {
-		gen := set.gen.Load()
-		for i := range set.s {
-			s := &set.s[i]
-			se := atomic.LoadInt64(&s.epoch)
-			if atomic.LoadUint64(&s.gen) == gen && se > e-n && se <= e {
-				c.Calls += atomic.LoadUint64(&s.calls)
-			}
-		}
-	}
 	for i := range w.buckets {
 		b := &w.buckets[i]
 		be := b.epoch.Load()
 		if be <= e-n || be > e {
 			continue
 		}
-		c.Calls += b.calls.Load()
+		// Marks before calls: see record.
 		c.Failures += b.failures.Load()
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
+		c.Calls += b.calls.Load()
 	}
+	// A record in flight when its bucket was claimed for a newer epoch
+	// can still add its marks after the claim took its call: never let
+	// that show as a rate above 1.
+	c.Failures = min(c.Failures, c.Calls)
+	c.Slow = min(c.Slow, c.Calls)
 	return c
 }
 
 // Totals returns the aggregate of every call ever recorded, in or out of
-// the window. Successive readings never decrease (they feed monotonic
-// counters such as Prometheus's): a reading that a move of counts (a fold,
-// a bucket retiring) overlapped could count the moved calls twice or not
-// at all, so such a reading is retried. Moves come once per bucket width
-// per core, so a retry is rare; only buckets narrower than the clock's
-// resolution under constant traffic could keep every reading overlapped,
-// and after maxTotalsTries Totals returns the last reading as it is.
-func (w *Time) Totals() Counts {
+// the window, given floor, the reading this caller was last given (zero
+// at first). It never returns less than floor, field by field, nor more
+// than the calls recorded: successive readings fed back as the floor never
+// decrease, as the monotonic counters they feed (Prometheus's) require.
+//
+// A bucket's retirement moves its counts into the retired totals, and a
+// reading that overlapped one could miss the moved calls. So Totals
+// retries a reading that a retirement overlapped, and yields the processor
+// to one in progress: a reading that none overlapped is exact. Retirements
+// come once per bucket width, so a retry is rare; but with buckets
+// narrower than a reading takes, under constant traffic, every reading
+// could be overlapped. After maxTotalsTries Totals therefore takes a
+// reading in an order (retired totals before buckets) that a retirement
+// can make short, never long, and raises it to floor: the result is then
+// short of the truth by at most the calls of the buckets retiring at that
+// moment, and the next reading catches up.
+func (w *Time) Totals(floor Counts) Counts {
 	for try := 0; try < maxTotalsTries; try++ {
 		before := w.moves.Load()
-		if uint32(before) == 0 { // no move in progress
+		if uint32(before) == 0 { // no retirement in progress
 			c := w.totals()
 			if w.moves.Load() == before { // and none since
+				// Exact as of the start of the reading, which is
+				// after floor's: never below it.
 				return c
 			}
 		}
-		if try >= 8 {
-			// A mover may have been descheduled mid-move: let it finish.
+		if try >= 4 {
+			// A retirement may have been descheduled mid-way: let
+			// it finish.
 			runtime.Gosched()
 		}
 	}
-	return w.totals()
+	c := w.totals()
+	c.Calls = max(c.Calls, floor.Calls)
+	c.Failures = max(c.Failures, floor.Failures)
+	c.Slow = max(c.Slow, floor.Slow)
+	c.Ignored = max(c.Ignored, floor.Ignored)
+	return c
 }
 
-// maxTotalsTries bounds the readings Totals makes.
-const maxTotalsTries = 1000
+// maxTotalsTries bounds the readings Totals makes before it settles for
+// one raised to its floor.
+const maxTotalsTries = 64
 
-// totals adds up every count, in the order counts move: accumulators fold
-// into buckets, buckets retire into the totals.
+// totals adds up every count: the retired totals first, then the buckets,
+// so a retirement overlapping the reading can make it short (the counts
+// left their bucket before the reading got there, and reached retired after
+// it was read), never long.
 func (w *Time) totals() Counts {
-	var c Counts
-	if set := w.stripes.Load(); set != nil {
-		for i := range set.s {
-			c.Calls += atomic.LoadUint64(&set.s[i].calls)
-		}
-	}
+	c := w.retired.load()
 	for i := range w.buckets {
 		b := &w.buckets[i]
 		c.Calls += b.calls.Load()
@@ -415,10 +334,6 @@ func (w *Time) totals() Counts {
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
 	}
-	c.Calls += atomic.LoadUint64(&w.retired.Calls)
-	c.Failures += atomic.LoadUint64(&w.retired.Failures)
-	c.Slow += atomic.LoadUint64(&w.retired.Slow)
-	c.Ignored += atomic.LoadUint64(&w.retired.Ignored)
 	return c
 }
 

@@ -277,7 +277,7 @@ func TestTimeTable(t *testing.T) {
 						t.Errorf("step %d: the reference model's counts(%d) = %+v, want %+v (bad table or model)", i, s.at, got, s.want)
 					}
 				}
-				if got := w.Totals(); got != all {
+				if got := w.Totals(Counts{}); got != all {
 					t.Errorf("step %d: Totals() = %+v, want %+v", i, got, all)
 				}
 			}
@@ -360,7 +360,7 @@ func TestTimeConcurrentFixedInstant(t *testing.T) {
 	if got := w.CountsAt(now); got != want {
 		t.Errorf("CountsAt() = %+v, want %+v", got, want)
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Errorf("Totals() = %+v, want %+v", got, want)
 	}
 }
@@ -390,7 +390,7 @@ func TestTimeConcurrentRotating(t *testing.T) {
 			want = want.plus(countOf(mix[(i+g)%len(mix)]))
 		}
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("Totals() = %+v, want %+v", got, want)
 	}
 	// Quiescent again: a record and a read one window later are exact.
@@ -401,17 +401,15 @@ func TestTimeConcurrentRotating(t *testing.T) {
 	}
 }
 
-// TestTimeStripedConcurrent: with the per-P accumulators on, goroutines on
-// every core record successes (and some failures) at a fixed instant and
-// across rotating buckets; every record is counted, and a quiescent window
-// reads exactly.
-func TestTimeStripedConcurrent(t *testing.T) {
+// TestTimeConcurrentExact: goroutines on every core record successes (and
+// some failures) at a fixed instant and across rotating buckets; every
+// record is counted, and a quiescent window reads exactly.
+func TestTimeConcurrentExact(t *testing.T) {
 	const goroutines, perG = 8, 5000
 	w, err := NewTime(4*time.Millisecond, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.contended()
 	var wg sync.WaitGroup
 	const now = int64(2*time.Millisecond + 10)
 	for range goroutines {
@@ -433,7 +431,7 @@ func TestTimeStripedConcurrent(t *testing.T) {
 	if got := w.CountsAt(now); got != want {
 		t.Fatalf("fixed instant: CountsAt = %+v, want %+v", got, want)
 	}
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("fixed instant: Totals = %+v, want %+v", got, want)
 	}
 	// Rotating: instants sweep many bucket widths.
@@ -446,7 +444,7 @@ func TestTimeStripedConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	want.Calls *= 2
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("rotating: Totals = %+v, want %+v", got, want)
 	}
 	later := now + int64(time.Hour)
@@ -461,22 +459,8 @@ func TestTimeStripedConcurrent(t *testing.T) {
 	}
 	want.Calls += 2
 	want.Failures++
-	if got := w.Totals(); got != want {
+	if got := w.Totals(Counts{}); got != want {
 		t.Fatalf("after Reset: Totals = %+v, want %+v", got, want)
-	}
-}
-
-// TestTimeNoStripesWithoutContention: a window that no two cores record
-// into at once never pays for per-P accumulators. (Whether two cores race
-// often enough to turn them on depends on the machine's scheduling, so the
-// contended direction is shown by the benchmarks, not asserted here.)
-func TestTimeNoStripesWithoutContention(t *testing.T) {
-	w, _ := NewTime(time.Second, 10)
-	for i := range 100000 {
-		w.RecordAt(int64(i)*int64(time.Microsecond), Success)
-	}
-	if w.stripes.Load() != nil {
-		t.Fatal("one goroutine alone turned the accumulators on")
 	}
 }
 
@@ -519,9 +503,6 @@ func FuzzTimeWindow(f *testing.F) {
 		if err != nil {
 			t.Fatalf("NewTime(%v, %d): %v", d, n, err)
 		}
-		if data[0]&0x80 != 0 {
-			w.contended() // successes go through the per-P accumulators
-		}
 		ref := newRefTime(d, n)
 		// Keep instants far from overflow, and epochs within ±2^52: the
 		// window's cached head packs the epoch into 54 bits, which
@@ -538,7 +519,7 @@ func FuzzTimeWindow(f *testing.F) {
 			if got != want {
 				t.Fatalf("window %v/%d: CountsAt(%d) = %+v, want %+v\nops:\n%s", d, n, at, got, want, strings.Join(log, "\n"))
 			}
-			if got, want := w.Totals(), ref.totals; got != want {
+			if got, want := w.Totals(Counts{}), ref.totals; got != want {
 				t.Fatalf("window %v/%d: Totals() = %+v, want %+v\nops:\n%s", d, n, got, want, strings.Join(log, "\n"))
 			}
 		}
@@ -600,9 +581,9 @@ var fuzzSeeds = [][]byte{
 	{0, 0, 5, 1, 0, 1, 5, 2, 7, 0, 0, 1, 7, 0, 3, 1, 5, 3, 7, 0, 7, 0xfc},
 	// a minute of second-wide buckets with idle gaps
 	{7, 4, 5, 1, 1, 5, 5, 1, 1, 30, 5, 1, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
-	// the same, and a reset, through the per-P accumulators
+	// the same, and a reset
 	{0x87, 4, 5, 0, 6, 0x80, 1, 5, 5, 0, 1, 30, 7, 0, 8, 0, 6, 0x40, 7, 0, 1, 31, 1, 31, 7, 0, 5, 7, 7, 0},
-	// millisecond buckets, bursts of successes at edges, accumulators
+	// millisecond buckets, bursts of successes at edges
 	{0x82, 3, 6, 0xf8, 4, 0, 6, 0x80, 7, 0, 4, 1, 6, 0x40, 7, 0, 3, 9, 6, 0x20, 7, 0, 9, 1, 6, 0x10, 7, 0},
 }
 
@@ -654,28 +635,27 @@ func BenchmarkTimeCountsAt(b *testing.B) {
 	}
 }
 
-// TestTimeStripedReadNeverLosesRecords: while per-P accumulators fold into
-// their buckets as the head moves through many epochs, a concurrent read of
-// the window never counts fewer calls than had been recorded when the read
-// began. (A read that lost a P's folded successes would see the failure
-// rate jump, and a breaker checking it would trip on a rate that never
-// happened.) Every epoch used stays inside the window, so nothing expires.
-func TestTimeStripedReadNeverLosesRecords(t *testing.T) {
+// TestTimeReadNeverLosesRecords: while the head moves through many epochs,
+// a concurrent read of the window never counts fewer calls than had been
+// recorded when the read began. (A read that lost successes would see the
+// failure rate jump, and a breaker checking it would trip on a rate that
+// never happened.) Every epoch used stays inside the window, so nothing
+// expires.
+func TestTimeReadNeverLosesRecords(t *testing.T) {
 	const writers, perWriter, epochs = 4, 20000, 900
 	const width = packedMinWidth
 	w, err := NewTime(time.Duration(MaxBuckets*width), MaxBuckets)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.contended()
 	var completed atomic.Uint64
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for g := range writers {
 		wg.Go(func() {
 			for i := range perWriter {
-				// Every writer sweeps the same epochs, so each P's
-				// accumulator keeps falling behind the head and folding.
+				// Every writer sweeps the same epochs, so records
+				// race with the claims of new buckets.
 				now := int64((i*epochs/perWriter)*width + g)
 				k := Success
 				if i%50 == 0 {
@@ -727,7 +707,7 @@ func TestTimeAddTotal(t *testing.T) {
 			if got, want := w.CountsAt(now), (Counts{2, 1, 0, 0}); got != want {
 				t.Errorf("after AddTotal: CountsAt = %+v, want %+v (the window untouched)", got, want)
 			}
-			if got, want := w.Totals(), (Counts{6, 3, 2, 1}); got != want {
+			if got, want := w.Totals(Counts{}), (Counts{6, 3, 2, 1}); got != want {
 				t.Errorf("after AddTotal: Totals() = %+v, want %+v", got, want)
 			}
 			w.Reset(now + int64(width))
@@ -735,7 +715,7 @@ func TestTimeAddTotal(t *testing.T) {
 			if got, want := w.CountsAt(now+int64(width)), (Counts{1, 0, 0, 0}); got != want {
 				t.Errorf("after Reset: CountsAt = %+v, want %+v", got, want)
 			}
-			if got, want := w.Totals(), (Counts{7, 3, 2, 1}); got != want {
+			if got, want := w.Totals(Counts{}), (Counts{7, 3, 2, 1}); got != want {
 				t.Errorf("after Reset: Totals() = %+v, want %+v (kept)", got, want)
 			}
 		})

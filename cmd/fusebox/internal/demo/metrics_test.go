@@ -51,9 +51,9 @@ func TestSummarize(t *testing.T) {
 	}
 }
 
-// TestRecoverTime: recovery is the start of the first second in which
-// orders are answered in full again.
-func TestRecoverTime(t *testing.T) {
+// TestFullAgainTime: /orders are full again at the start of the first
+// second in which they are answered in full.
+func TestFullAgainTime(t *testing.T) {
 	var ss []sample
 	for i := 0; i < 300; i++ {
 		at := time.Duration(i) * 10 * time.Millisecond // 0 to 3s
@@ -63,9 +63,9 @@ func TestRecoverTime(t *testing.T) {
 		}
 		ss = append(ss, sample{ep: Orders, outcome: o, start: at}, sample{ep: Users, outcome: OK, start: at})
 	}
-	d, ok := recoverTime(ss, 0, 3*time.Second)
+	d, ok := fullAgainTime(ss, 0, 3*time.Second)
 	if !ok || d != 1200*time.Millisecond {
-		t.Errorf("recoverTime = %v, %v; want 1.2s", d, ok)
+		t.Errorf("fullAgainTime = %v, %v; want 1.2s", d, ok)
 	}
 	// Never in full: no recovery.
 	for i := range ss {
@@ -73,8 +73,8 @@ func TestRecoverTime(t *testing.T) {
 			ss[i].outcome = Degraded
 		}
 	}
-	if d, ok := recoverTime(ss, 0, 3*time.Second); ok {
-		t.Errorf("recoverTime = %v with no full answer", d)
+	if d, ok := fullAgainTime(ss, 0, 3*time.Second); ok {
+		t.Errorf("fullAgainTime = %v with no full answer", d)
 	}
 }
 
@@ -97,7 +97,7 @@ func TestAnalyze(t *testing.T) {
 	marks := [numPhases + 1]uint64{0, 100, 130, 150, 300}
 	r := analyze(sc, "unprotected", NoProtection(), rec, marks, nil)
 	s := r.Summary
-	if s.UsersSuccessDown != 0 || s.UsersUnaffected {
+	if s.UsersSuccessDown != 0 || s.UsersUnaffected || s.UsersVerdict != WentDown {
 		t.Errorf("users %+v", s)
 	}
 	if s.UsersP99BaselineMs != 10 || s.UsersP99DownMs != 2000 {
@@ -109,8 +109,12 @@ func TestAnalyze(t *testing.T) {
 	if s.TimeToDetectMs == nil || *s.TimeToDetectMs != 600 {
 		t.Errorf("time to detect %v, want 600ms", s.TimeToDetectMs)
 	}
-	if s.TimeToRecoverMs == nil || *s.TimeToRecoverMs != 0 {
-		t.Errorf("time to recover %v, want 0", s.TimeToRecoverMs)
+	// /users failed from 2s to 4s; /orders failed, never degraded.
+	if s.UsersUnhealthyMs != 2000 {
+		t.Errorf("/users unhealthy %vms, want 2000", s.UsersUnhealthyMs)
+	}
+	if s.OrdersFullAgainMs != nil {
+		t.Errorf("/orders full again after %vms, want none: they never degraded", *s.OrdersFullAgainMs)
 	}
 	if r.Protection != "none" {
 		t.Errorf("Protection %q", r.Protection)
@@ -133,5 +137,33 @@ func TestFormatting(t *testing.T) {
 	}
 	if got := bar(5, 10, 10); got != "[#####-----]" || strings.Count(bar(20, 10, 4), "#") != 4 {
 		t.Errorf("bar = %q", got)
+	}
+}
+
+// TestUnhealthyTime: the half seconds in which /users missed "stayed up",
+// by failures or by a slowed p99, add up; a slow request within the margin
+// does not count, nor does a half second without requests.
+func TestUnhealthyTime(t *testing.T) {
+	var ss []sample
+	for at := time.Duration(0); at < 5*time.Second; at += 10 * time.Millisecond {
+		s := sample{ep: Users, outcome: OK, start: at, latency: 20 * time.Millisecond}
+		switch {
+		case at >= time.Second && at < 1500*time.Millisecond:
+			s.outcome = Failed // one unhealthy half second
+		case at >= 2*time.Second && at < 3*time.Second:
+			s.latency = 2 * time.Second // two, slowed down
+		case at >= 3*time.Second && at < 3500*time.Millisecond:
+			s.latency = 200 * time.Millisecond // 10×, but within 250ms: healthy
+		case at >= 4*time.Second && at < 4500*time.Millisecond:
+			continue // no requests
+		}
+		ss = append(ss, s, sample{ep: Orders, outcome: Failed, start: at, latency: 4 * time.Second})
+	}
+	if got := unhealthyTime(ss, 20*time.Millisecond, 5*time.Second); got != 1500*time.Millisecond {
+		t.Errorf("unhealthyTime = %v, want 1.5s", got)
+	}
+	// The last slot is cut at the end of the run.
+	if got := unhealthyTime(ss, 20*time.Millisecond, 1200*time.Millisecond); got != 200*time.Millisecond {
+		t.Errorf("unhealthyTime to 1.2s = %v, want 200ms", got)
 	}
 }

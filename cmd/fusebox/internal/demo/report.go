@@ -29,6 +29,7 @@ func WriteReport(w io.Writer, r *Result) error {
 	}
 	d := reportData{
 		Headline: r.Headline(),
+		Verdict:  VerdictRules(),
 		Scenario: string(yml),
 		Down:     (r.Scenario.Slow + r.Scenario.Errors).String(),
 		PerRun:   r.Scenario.Total().String(),
@@ -60,12 +61,12 @@ func WriteReport(w io.Writer, r *Result) error {
 }
 
 type reportData struct {
-	Headline, Scenario, Down, PerRun, Rate, Timeout string
-	Workers, Queue                                  int
-	Topology                                        template.HTML
-	Runs                                            []runHeader
-	Summary                                         [][]string
-	Charts                                          []chartRow
+	Headline, Verdict, Scenario, Down, PerRun, Rate, Timeout string
+	Workers, Queue                                           int
+	Topology                                                 template.HTML
+	Runs                                                     []runHeader
+	Summary                                                  [][]string
+	Charts                                                   []chartRow
 }
 
 type runHeader struct{ Name, Protection string }
@@ -627,13 +628,19 @@ func (r *Result) summaryRows() [][]string {
 	row("peak goroutines (whole run)", func(s Summary) string { return thousands(int64(s.PeakGoroutines)) })
 	row("peak requests in the gateway", func(s Summary) string { return thousands(s.PeakGatewayInFlight) })
 	row("time to detect (breaker opened)", func(s Summary) string { return optMs(s.TimeToDetectMs, "never") })
-	row("time to recover (orders in full)", func(s Summary) string { return optMs(s.TimeToRecoverMs, "not in the run") })
-	row("/users ≥99% success, p99 ≤2× baseline", func(s Summary) string {
-		if s.UsersUnaffected {
-			return "yes"
+	row("time /users was unhealthy (whole run)", func(s Summary) string {
+		if s.UsersUnhealthyMs <= 0 {
+			return "none"
 		}
-		return "NO"
+		return fmtMs(s.UsersUnhealthyMs)
 	})
+	row("time to full /orders after payments recovered", func(s Summary) string {
+		if s.OrdersDegradedDown <= 0 {
+			return "never degraded"
+		}
+		return optMs(s.OrdersFullAgainMs, "not in the run")
+	})
+	row("/users verdict", func(s Summary) string { return string(s.usersVerdict()) })
 	return rows
 }
 
@@ -671,8 +678,9 @@ pre { background: #fff; border: 1px solid #e5e5e5; padding: 10px; font-size: 12p
 <body>
 <h1>Fusebox demo: the same outage, without and with Fusebox</h1>
 <p class="lead">{{.Headline}}</p>
+<p class="note">{{.Verdict}}</p>
 <table class="summary">
-{{range $i, $row := .Summary}}<tr>{{range $j, $c := $row}}{{if eq $i 0}}<th>{{$c}}</th>{{else if and (gt $j 0) (eq $c "NO")}}<td class="no">{{$c}}</td>{{else if and (gt $j 0) (eq $c "yes")}}<td class="yes">{{$c}}</td>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
+{{range $i, $row := .Summary}}<tr>{{range $j, $c := $row}}{{if eq $i 0}}<th>{{$c}}</th>{{else if and (gt $j 0) (eq $c "went down" "partly failed" "slowed down")}}<td class="no">{{$c}}</td>{{else if and (gt $j 0) (eq $c "stayed up")}}<td class="yes">{{$c}}</td>{{else}}<td>{{$c}}</td>{{end}}{{end}}</tr>
 {{end}}</table>
 
 <h2>What ran</h2>

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -317,8 +318,9 @@ func addSat(a, b time.Duration) time.Duration {
 	return a + b
 }
 
-// Scale changes the phases so that a run lasts total, more than 0 and at
-// most 1h, keeping their proportions.
+// Scale changes the phases so that a run lasts total, keeping their
+// proportions. total must be more than 0, at most 1h, and long enough for
+// the healthy phase's minimum and for the cascade (MinDuration).
 func (s *Scenario) Scale(total time.Duration) error {
 	if total <= 0 || total > maxRun {
 		return fmt.Errorf("duration %v out of range: want more than 0, at most %gh", total, maxRun.Hours())
@@ -337,17 +339,209 @@ func (s *Scenario) Scale(total time.Duration) error {
 	if old <= 0 {
 		return errors.New("duration: the phases add up to 0")
 	}
-	f := float64(total) / old
-	if h := float64(s.Healthy) * f; h < float64(minHealthy) && s.Healthy > 0 {
-		// The phases keep their proportions: below this total the
-		// healthy phase would fall under its minimum.
-		least := time.Duration(math.Ceil(float64(minHealthy) * old / float64(s.Healthy)))
-		return fmt.Errorf("duration %v out of range: want at least %v (so that the healthy phase keeps its %v), at most %gh", total, least, minHealthy, maxRun.Hours())
+	if least, why := s.leastTotal(); total < least {
+		if least > maxRun {
+			return fmt.Errorf("duration %v out of range: no run of at most %gh is long enough (%s)", total, maxRun.Hours(), why)
+		}
+		return fmt.Errorf("duration %v out of range: want at least %v (%s), at most %gh", total, least, why, maxRun.Hours())
 	}
+	*s = s.scaled(total)
+	return nil
+}
+
+// scaled returns s with its phases scaled to last total together, in
+// their proportions; they must not all be 0.
+func (s Scenario) scaled(total time.Duration) Scenario {
+	old := float64(s.Healthy) + float64(s.Slow) + float64(s.Errors) + float64(s.Recovery)
+	f := float64(total) / old
 	s.Healthy = time.Duration(float64(s.Healthy) * f)
 	s.Slow = time.Duration(float64(s.Slow) * f)
 	s.Errors = time.Duration(float64(s.Errors) * f)
 	s.Recovery = total - s.Healthy - s.Slow - s.Errors
+	return s
+}
+
+// leastTotal returns the shortest run, in whole 100ms, whose phases, in
+// s's proportions, are long enough: the healthy phase for its minimum, and
+// the slow phase and the outage for the cascade (see cascade), and says
+// why. Needs that no length can meet (a phase of 0, a cascade that cannot
+// happen) are left to Validate and CheckCascade. The phases must not be
+// negative, nor all 0.
+func (s Scenario) leastTotal() (least time.Duration, why string) {
+	type need struct {
+		ok  func(Scenario) bool
+		why string
+	}
+	needs := []need{{
+		func(t Scenario) bool { return s.Healthy == 0 || t.Healthy >= minHealthy },
+		fmt.Sprintf("so that the healthy phase keeps its %v", minHealthy),
+	}}
+	if c, err := s.cascade(); err == nil {
+		needs = append(needs, need{
+			func(t Scenario) bool { return s.Slow == 0 || t.Slow >= c.fill },
+			fmt.Sprintf("so that the slow phase, %s of the run, lasts the %v %s", shareOf(s.Slow, s), c.fill, c.fillText(s)),
+		}, need{
+			func(t Scenario) bool { return s.Slow+s.Errors == 0 || t.Slow+t.Errors >= c.outage },
+			fmt.Sprintf("so that payments is down, %s of the run, for the %v %s", shareOf(s.Slow+s.Errors, s), c.outage, c.outageText()),
+		})
+	}
+	// Each need is met from some total on (the scaled phases grow with
+	// it): find the least multiple of step that meets it, by doubling and
+	// then halving the interval, with Scale's own arithmetic as the judge.
+	const step = 100 * time.Millisecond
+	for _, n := range needs {
+		if n.ok(s.scaled(0)) {
+			continue // a phase of 0 needs nothing
+		}
+		lo, hi := time.Duration(0), step // lo is too short, hi the candidate
+		for !n.ok(s.scaled(hi)) {
+			if hi > maxRun {
+				return hi, n.why // none at most maxRun
+			}
+			lo, hi = hi, 2*hi
+		}
+		for hi-lo > step {
+			mid := lo + (hi-lo)/step/2*step
+			if n.ok(s.scaled(mid)) {
+				hi = mid
+			} else {
+				lo = mid
+			}
+		}
+		if hi > least {
+			least, why = hi, n.why
+		}
+	}
+	return least, why
+}
+
+// shareOf says which share of the run the phases d are: "32%".
+func shareOf(d time.Duration, s Scenario) string {
+	return fmt.Sprintf("%.0f%%", 100*float64(d)/(float64(s.Healthy)+float64(s.Slow)+float64(s.Errors)+float64(s.Recovery)))
+}
+
+// MinDuration returns the shortest run that Scale accepts for s, in whole
+// 100ms: long enough for the healthy phase's minimum and for the
+// unprotected run to show the cascade (CheckCascade). It fails when no
+// length would do: a phase the cascade needs is 0, or the cascade cannot
+// happen whatever the phases.
+func (s Scenario) MinDuration() (time.Duration, error) {
+	if s.Healthy < 0 || s.Slow < 0 || s.Errors < 0 || s.Recovery < 0 || s.Total() <= 0 {
+		return 0, errors.New("scenario: phases out of range: want 0 or more each, more than 0 together")
+	}
+	if _, err := s.cascade(); err != nil {
+		return 0, err
+	}
+	least, why := s.leastTotal()
+	if least > maxRun {
+		return 0, fmt.Errorf("scenario: no run of at most %gh is long enough (%s)", maxRun.Hours(), why)
+	}
+	if err := s.scaled(max(least, 100*time.Millisecond)).CheckCascade(); err != nil {
+		return 0, err
+	}
+	return least, nil
+}
+
+// cascade is how the unprotected run's gateway fills up when payments
+// turns slow, worked out from the scenario (topology.go tells why). Every
+// /orders request sent then holds a gateway worker for hold: until
+// payments answers (SlowLatency), its client gives up (ClientTimeout), or
+// a service client's timeout ends the call (ServiceTimeout), whichever
+// comes first. At ordersRate they hold every one of the GatewayWorkers
+// after GatewayWorkers/ordersRate; from then on every request, /users too,
+// waits for a worker, and GatewayQueue/Rate later the queue is full and
+// the gateway turns requests away until workers free up: after hold, or
+// once payments is fast again, whichever is later. fill is the time from
+// the start of the slow phase until the queue is full. The summary judges
+// the requests sent while payments was down (slow and errors phases), so
+// the unprotected run shows the cascade when
+//
+//   - the gateway fills before the first slow /orders give up: hold ≥ fill;
+//   - orders lets that many wait on payments: OrdersWorkers+OrdersQueue ≥
+//     GatewayWorkers (it turns away the ones beyond, at once);
+//   - there are /users and /orders requests;
+//   - payments stays slow until the gateway is full: Slow ≥ fill;
+//   - and payments is down long enough for a verdict on /users:
+//     Slow+Errors ≥ outage, the time to send minVerdictRequests of them.
+//
+// The client timeout being longer than the slow phase does not matter in
+// itself: /users are turned away from fill on, until hold, even when
+// payments is no longer slow. fill and outage are rounded up to 10ms.
+type cascade struct {
+	ordersRate, usersRate float64 // requests per second
+	hold                  time.Duration
+	holdField             string // the field hold is: slowLatency, clientTimeout or serviceTimeout
+	fill, outage          time.Duration
+}
+
+// cascade works out the cascade of a valid scenario (Validate), or says
+// why it cannot happen whatever the phases.
+func (s Scenario) cascade() (cascade, error) {
+	c := cascade{ordersRate: s.Rate * (1 - s.UsersShare), usersRate: s.Rate * s.UsersShare}
+	if !(c.usersRate > 0) {
+		return c, fmt.Errorf("scenario: usersShare %v cannot show the cascade: want more than 0, /users requests to see it on", s.UsersShare)
+	}
+	if !(c.ordersRate > 0) {
+		return c, fmt.Errorf("scenario: usersShare %v cannot show the cascade: want less than 1, /orders requests to fill the gateway", s.UsersShare)
+	}
+	if s.OrdersWorkers+s.OrdersQueue < s.GatewayWorkers {
+		return c, fmt.Errorf("scenario: ordersWorkers+ordersQueue %d too small to show the cascade: want at least %d (gatewayWorkers): orders turns away the slow /orders beyond it at once, and the others cannot hold every gateway worker",
+			s.OrdersWorkers+s.OrdersQueue, s.GatewayWorkers)
+	}
+	c.hold, c.holdField = s.SlowLatency, "slowLatency"
+	if s.ClientTimeout < c.hold {
+		c.hold, c.holdField = s.ClientTimeout, "clientTimeout"
+	}
+	if s.ServiceTimeout < c.hold {
+		c.hold, c.holdField = s.ServiceTimeout, "serviceTimeout"
+	}
+	c.fill = seconds(float64(s.GatewayWorkers)/c.ordersRate + float64(s.GatewayQueue)/s.Rate)
+	c.outage = seconds(minVerdictRequests / c.usersRate)
+	if c.hold < c.fill {
+		return c, fmt.Errorf("scenario: %s %v too short to show the cascade: want at least %v, the time %s; a slow /orders holds its worker %v at most, and they free the workers before the gateway is full (or raise rate, or lower gatewayWorkers or gatewayQueue)",
+			c.holdField, c.hold, c.fill, c.fillText(s), c.hold)
+	}
+	return c, nil
+}
+
+// fillText says what fill is the time for.
+func (c cascade) fillText(s Scenario) string {
+	return fmt.Sprintf("slow /orders take to fill the gateway: its %d workers at %s /orders/s, then its %d queue places at %s requests/s",
+		s.GatewayWorkers, num(c.ordersRate), s.GatewayQueue, num(s.Rate))
+}
+
+// outageText says what outage is the time for.
+func (c cascade) outageText() string {
+	return fmt.Sprintf("it takes to send %d /users requests at %s/s, for a verdict", minVerdictRequests, num(c.usersRate))
+}
+
+// num formats a rate: 60, 0.5.
+func num(f float64) string { return strconv.FormatFloat(f, 'g', 4, 64) }
+
+// seconds converts seconds to a duration rounded up to 10ms, at most 2h:
+// longer than any phase.
+func seconds(x float64) time.Duration {
+	const unit = 10 * time.Millisecond
+	if !(x < (2 * maxRun).Seconds()) {
+		return 2 * maxRun
+	}
+	return time.Duration(math.Ceil(x*float64(time.Second)/float64(unit))) * unit
+}
+
+// CheckCascade reports why the unprotected run of s could not show the
+// cascade, naming the scenario's field and what it needs (see cascade),
+// or nil when it can. s must be valid (Validate).
+func (s Scenario) CheckCascade() error {
+	c, err := s.cascade()
+	if err != nil {
+		return err
+	}
+	if s.Slow < c.fill {
+		return fmt.Errorf("scenario: slow %v too short to show the cascade: want at least %v, the time %s", s.Slow, c.fill, c.fillText(s))
+	}
+	if s.Slow+s.Errors < c.outage {
+		return fmt.Errorf("scenario: slow+errors %v too short to judge /users: want at least %v, the time %s", s.Slow+s.Errors, c.outage, c.outageText())
+	}
 	return nil
 }
 

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -20,6 +21,9 @@ func TestDefaultScenario(t *testing.T) {
 	}
 	if sc.Protection.Enabled() != "all" {
 		t.Errorf("default protections %q, want all", sc.Protection.Enabled())
+	}
+	if err := sc.CheckCascade(); err != nil {
+		t.Errorf("the default scenario cannot show the cascade: %v", err)
 	}
 	// The unprotected run must be able to saturate the gateway: /orders
 	// hold workers for the client timeout at most.
@@ -289,6 +293,112 @@ func TestLoadScenarioTrailingEmptyDocument(t *testing.T) {
 		s, err := LoadScenario(strings.NewReader(in), DefaultScenario())
 		if err != nil || s.Rate != 5 {
 			t.Errorf("%q: rate %v, %v; want 5 and no error (the second document is empty)", in, s.Rate, err)
+		}
+	}
+}
+
+// TestCheckCascade: a scenario that cannot show the cascade in the
+// unprotected run is named with the field at fault and what it needs.
+func TestCheckCascade(t *testing.T) {
+	for _, sc := range []Scenario{DefaultScenario(), shortScenario()} {
+		if err := sc.CheckCascade(); err != nil {
+			t.Errorf("%+v: %v", sc, err)
+		}
+	}
+	tests := []struct {
+		want   string
+		change func(*Scenario)
+	}{
+		// The issue's --duration 1s: the slow phase is 320ms.
+		{"slow 320ms too short to show the cascade: want at least 1.71s", func(s *Scenario) { *s = s.scaled(time.Second) }},
+		{"slow 0s too short to show the cascade", func(s *Scenario) { s.Slow = 0 }},
+		// 64/60 + 64/100 s, rounded up to 10ms.
+		{"slow 1.7s too short to show the cascade: want at least 1.71s", func(s *Scenario) { s.Slow = 1700 * time.Millisecond }},
+		{"clientTimeout 1s too short to show the cascade: want at least 1.71s", func(s *Scenario) { s.ClientTimeout = time.Second }},
+		{"slowLatency 1s too short", func(s *Scenario) { s.SlowLatency = time.Second }},
+		{"serviceTimeout 1s too short", func(s *Scenario) { s.ServiceTimeout = time.Second }},
+		// At 10 requests/s the gateway takes 64/6 + 64/10 = 17.07s to fill.
+		{"clientTimeout 4s too short to show the cascade: want at least 17.07s", func(s *Scenario) { s.Rate = 10 }},
+		{"usersShare 0 cannot show the cascade", func(s *Scenario) { s.UsersShare = 0 }},
+		{"usersShare 1 cannot show the cascade", func(s *Scenario) { s.UsersShare = 1 }},
+		{"ordersWorkers+ordersQueue 63 too small to show the cascade: want at least 64", func(s *Scenario) { s.OrdersWorkers, s.OrdersQueue = 32, 31 }},
+		// 100 /users requests at 40/s take 2.5s.
+		{"slow+errors 2.49s too short to judge /users: want at least 2.5s", func(s *Scenario) { s.Slow, s.Errors = 2*time.Second, 490*time.Millisecond }},
+	}
+	for _, tt := range tests {
+		sc := DefaultScenario()
+		tt.change(&sc)
+		err := sc.CheckCascade()
+		if err == nil || !strings.HasPrefix(err.Error(), "scenario: "+tt.want) {
+			t.Errorf("CheckCascade() = %v, want %q", err, "scenario: "+tt.want)
+		}
+	}
+	// The bounds themselves are enough.
+	sc := DefaultScenario()
+	sc.Slow, sc.Errors = 2*time.Second, 500*time.Millisecond
+	if err := sc.CheckCascade(); err != nil {
+		t.Errorf("slow 2s, errors 500ms: %v", err)
+	}
+	sc = DefaultScenario()
+	sc.Slow, sc.ClientTimeout = 1710*time.Millisecond, 1710*time.Millisecond
+	if err := sc.CheckCascade(); err != nil {
+		t.Errorf("slow and clientTimeout 1.71s: %v", err)
+	}
+}
+
+// TestMinDuration: the shortest run Scale accepts is a multiple of 100ms
+// whose phases show the cascade, and 100ms less is refused, with the bound
+// and the reason in the message.
+func TestMinDuration(t *testing.T) {
+	quick := DefaultScenario() // the CLI tests' quickDemo
+	quick.UsersShare, quick.GatewayWorkers, quick.GatewayQueue, quick.ClientTimeout, quick.SlowLatency = 0.8, 4, 4, time.Second, 2*time.Second
+	thinHealthy := DefaultScenario()
+	thinHealthy.Healthy = 100 * time.Millisecond // under its minimum after any scaling under 40.2s
+	longErrors := DefaultScenario()
+	longErrors.Errors = 40 * time.Second
+	tests := []struct {
+		name string
+		sc   Scenario
+		want time.Duration
+		why  string
+	}{
+		// The slow phase is 8/25 of the run and needs 1.71s: 5.34s.
+		{"default", DefaultScenario(), 5400 * time.Millisecond, "so that the slow phase, 32% of the run, lasts the 1.71s slow /orders take to fill the gateway"},
+		// Fills in 0.24s; 100 /users at 80/s take 1.25s of the outage, 12/25 of
+		// the run: 2.604s, 2.7s rounded up to 100ms.
+		{"quick", quick, 2700 * time.Millisecond, "so that payments is down, 48% of the run, for the 1.25s it takes to send 100 /users requests at 80/s"},
+		{"thin healthy phase", thinHealthy, 40200 * time.Millisecond, "so that the healthy phase keeps its 200ms"},
+		// The slow phase is 8/61 of the run: 1.71s × 61/8 = 13.04s.
+		{"long errors phase", longErrors, 13100 * time.Millisecond, "so that the slow phase, 13% of the run"},
+	}
+	for _, tt := range tests {
+		got, err := tt.sc.MinDuration()
+		if err != nil || got != tt.want {
+			t.Errorf("%s: MinDuration() = %v, %v; want %v", tt.name, got, err, tt.want)
+			continue
+		}
+		sc := tt.sc
+		if err := sc.Scale(got); err != nil {
+			t.Errorf("%s: Scale(%v): %v", tt.name, got, err)
+		} else if err := sc.CheckCascade(); err != nil {
+			t.Errorf("%s: scaled to %v: %v", tt.name, got, err)
+		}
+		sc = tt.sc
+		err = sc.Scale(got - 100*time.Millisecond)
+		want := fmt.Sprintf("duration %v out of range: want at least %v (%s", got-100*time.Millisecond, got, tt.why)
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: Scale(%v) = %v, want %q…", tt.name, got-100*time.Millisecond, err, want)
+		}
+	}
+	for _, change := range []func(*Scenario){
+		func(s *Scenario) { s.Slow = 0 },
+		func(s *Scenario) { s.ClientTimeout = time.Second },
+		func(s *Scenario) { s.Healthy, s.Slow, s.Errors, s.Recovery = 0, 0, 0, 0 },
+	} {
+		sc := DefaultScenario()
+		change(&sc)
+		if d, err := sc.MinDuration(); err == nil {
+			t.Errorf("%+v: MinDuration() = %v, want an error: no length shows the cascade", sc, d)
 		}
 	}
 }

@@ -48,8 +48,12 @@ type Summary struct {
 	// (after a short warm-up); UsersP99DownMs while payments was down.
 	UsersP99BaselineMs float64 `json:"usersP99BaselineMs"`
 	UsersP99DownMs     float64 `json:"usersP99DownMs"`
-	// UsersUnaffected is the headline: /users kept at least 99% success and
-	// a p99 within 2× its baseline while payments was down.
+	// UsersVerdict is what became of /users while payments was down,
+	// judged from the numbers above by the thresholds VerdictRules states:
+	// "stayed up", "slowed down", "partly failed", "went down", or "too
+	// few requests" to tell.
+	UsersVerdict Verdict `json:"usersVerdict"`
+	// UsersUnaffected is UsersVerdict == "stayed up".
 	UsersUnaffected bool `json:"usersUnaffected"`
 	// OrdersOKDown, OrdersDegradedDown and OrdersFailedDown share the
 	// /orders requests sent while payments was down: full answers,
@@ -73,11 +77,22 @@ type Summary struct {
 	// breaker in front of payments opened; null when it never did (no
 	// breaker).
 	TimeToDetectMs *float64 `json:"timeToDetectMs"`
-	// TimeToRecoverMs is the time from payments' recovery until /orders
-	// were answered in full again: the first second in which at least 95%
-	// of /orders got full answers and 99% of /users succeeded. Null when
-	// that did not happen before the end of the run.
-	TimeToRecoverMs *float64 `json:"timeToRecoverMs"`
+	// UsersUnhealthyMs is how long /users was unhealthy, over the whole
+	// run: the total of the half seconds (by the time requests were sent)
+	// in which /users missed the thresholds of "stayed up" (VerdictRules):
+	// fewer than 99% answered, or a p99 beyond 2× its baseline and 250ms
+	// over it. 0 when never. Both runs have it: it is how long the cascade
+	// lasted, recovery included.
+	UsersUnhealthyMs float64 `json:"usersUnhealthyMs"`
+	// OrdersFullAgainMs is the time from payments' recovery until /orders
+	// were answered in full again (the first second in which at least 95%
+	// of them were), in a run that answered them degraded while payments
+	// was down: the time to switch back from the fallback. Null when no
+	// /orders were answered degraded (they failed instead: nothing to
+	// switch back from, and they are answered in full as soon as payments
+	// is, which is no recovery of theirs), or when they were not answered
+	// in full again before the end of the run.
+	OrdersFullAgainMs *float64 `json:"ordersFullAgainMs"`
 	// Requests counts every request sent; UsersRequestsDown and
 	// OrdersRequestsDown those sent while payments was down.
 	Requests           int `json:"requests"`
@@ -112,7 +127,8 @@ func analyze(sc Scenario, name string, prot Protection, rec *recorder, marks [nu
 	s.UsersRequestsDown, s.OrdersRequestsDown = users.n, orders.n
 	s.UsersSuccessDown = users.successShare
 	s.UsersP99BaselineMs, s.UsersP99DownMs = ms(base.p99), ms(users.p99)
-	s.UsersUnaffected = users.n > 0 && base.n > 0 && users.successShare >= 0.99 && users.p99 <= 2*base.p99
+	s.UsersVerdict = s.usersVerdict()
+	s.UsersUnaffected = s.UsersVerdict == StayedUp
 	s.OrdersOKDown, s.OrdersDegradedDown, s.OrdersFailedDown = orders.okShare, orders.degradedShare, orders.failedShare
 	s.OrdersP99DownMs = ms(orders.p99)
 	s.P99DownMs = ms(percentile(all, 0.99))
@@ -128,31 +144,49 @@ func analyze(sc Scenario, name string, prot Protection, rec *recorder, marks [nu
 			break
 		}
 	}
-	if d, ok := recoverTime(samples, b[PhaseRecovery], b[numPhases]); ok {
-		v := ms(d)
-		s.TimeToRecoverMs = &v
+	s.UsersUnhealthyMs = ms(unhealthyTime(samples, base.p99, b[numPhases]))
+	if orders.degraded > 0 {
+		if d, ok := fullAgainTime(samples, b[PhaseRecovery], b[numPhases]); ok {
+			v := ms(d)
+			s.OrdersFullAgainMs = &v
+		}
 	}
 	return r
 }
 
-// recoverTime finds the first window of a second (or what is left of the
-// run), starting from `from` in steps of 100ms, in which /orders got full
-// answers for at least 95% of the requests sent and /users succeeded for
-// 99%, and returns its start's distance from `from`.
-func recoverTime(samples []sample, from, end time.Duration) (time.Duration, bool) {
+// fullAgainTime finds the first window of a second (or what is left of
+// the run), starting from `from` in steps of 100ms, in which /orders got
+// full answers for at least 95% of the requests sent, and returns its
+// start's distance from `from`.
+func fullAgainTime(samples []sample, from, end time.Duration) (time.Duration, bool) {
 	const step = 100 * time.Millisecond
 	for t := from; t < end; t += step {
 		w := min(time.Second, end-t)
 		if w < 300*time.Millisecond {
 			break
 		}
-		o := summarize(filter(samples, Orders, t, t+w), 0)
-		u := summarize(filter(samples, Users, t, t+w), 0)
-		if o.n >= 3 && o.okShare >= 0.95 && (u.n == 0 || u.successShare >= 0.99) {
+		if o := summarize(filter(samples, Orders, t, t+w), 0); o.n >= 3 && o.okShare >= 0.95 {
 			return t - from, true
 		}
 	}
 	return 0, false
+}
+
+// unhealthyTime returns the total length of the half seconds of [0, end),
+// by the time requests were sent, in which /users missed the thresholds
+// of "stayed up": fewer than upSuccess answered, or a p99 slowed down from
+// base. A half second without /users requests is not counted.
+func unhealthyTime(samples []sample, base, end time.Duration) time.Duration {
+	const slot = 500 * time.Millisecond
+	var total time.Duration
+	for t := time.Duration(0); t < end; t += slot {
+		to := min(t+slot, end)
+		u := summarize(filter(samples, Users, t, to), 0)
+		if u.n > 0 && (u.successShare < upSuccess || slowed(ms(u.p99), ms(base))) {
+			total += to - t
+		}
+	}
+	return total
 }
 
 // Run returns the run named name, or nil.
@@ -165,28 +199,158 @@ func (r *Result) Run(name string) *RunResult {
 	return nil
 }
 
-// Headline says in one sentence what the demo showed.
+// Verdict is what became of /users while payments was down.
+type Verdict string
+
+// The verdicts, from the numbers of a Summary (see VerdictRules).
+const (
+	StayedUp       Verdict = "stayed up"
+	SlowedDown     Verdict = "slowed down"
+	PartlyFailed   Verdict = "partly failed"
+	WentDown       Verdict = "went down"
+	TooFewRequests Verdict = "too few requests"
+)
+
+// The thresholds of the verdict: explicit, so that the headline follows
+// from the numbers it prints beside it.
+const (
+	// minVerdictRequests is the fewest /users requests sent while payments
+	// was down that a verdict is given on: with fewer, one request is more
+	// than a percent of them, and the p99 is the slowest one.
+	minVerdictRequests = 100
+	// /users stayed up with at least upSuccess of its requests answered;
+	// below downSuccess it went down; in between it partly failed.
+	upSuccess   = 0.99
+	downSuccess = 0.90
+	// Answered, it slowed down when its p99 was more than slowFactor times
+	// its baseline and more than slowMarginMs above it: the margin keeps
+	// the tens of milliseconds a busy machine adds to a fast endpoint from
+	// counting, the factor a slow endpoint's own jitter.
+	slowFactor   = 2
+	slowMarginMs = 250
+)
+
+// VerdictRules states the thresholds of the verdict on /users, for people.
+func VerdictRules() string {
+	return fmt.Sprintf("/users stayed up when at least %s of its requests sent while payments was down were answered, "+
+		"with a p99 within %d× its healthy baseline or within %s of it; it slowed down when answered as well but with a p99 beyond both; "+
+		"it partly failed below %s answered, and went down below %s. Fewer than %d requests: too few to tell.",
+		pct0(upSuccess), slowFactor, fmtMs(slowMarginMs), pct0(upSuccess), pct0(downSuccess), minVerdictRequests)
+}
+
+// usersVerdict judges /users while payments was down from s's numbers
+// alone, by the thresholds above.
+func (s Summary) usersVerdict() Verdict {
+	switch {
+	case s.UsersRequestsDown < minVerdictRequests:
+		return TooFewRequests
+	case s.UsersSuccessDown < downSuccess:
+		return WentDown
+	case s.UsersSuccessDown < upSuccess:
+		return PartlyFailed
+	case slowed(s.UsersP99DownMs, s.UsersP99BaselineMs):
+		return SlowedDown
+	}
+	return StayedUp
+}
+
+// slowed reports whether a p99 is slowed down from its baseline: beyond
+// slowFactor times it and slowMarginMs over it (both in milliseconds).
+func slowed(p99, baseline float64) bool {
+	return p99 > slowFactor*baseline && p99-baseline > slowMarginMs
+}
+
+// Headline says in one sentence what the demo showed, and in a second one
+// when the runs do not show what the demo is about: the verdict on /users
+// of each run (usersVerdict), with the numbers it follows from.
 func (r *Result) Headline() string {
 	u, p := r.Run("unprotected"), r.Run("protected")
-	if u == nil || p == nil {
+	var phrases []string
+	for _, rr := range []*RunResult{u, p} {
+		if rr != nil {
+			phrases = append(phrases, rr.phrase())
+		}
+	}
+	if len(phrases) == 0 {
 		return ""
 	}
-	say := func(rr *RunResult) string {
-		s := rr.Summary
-		ratio := ""
-		if s.UsersP99BaselineMs > 0 {
-			ratio = fmt.Sprintf(", %.1f× baseline", s.UsersP99DownMs/s.UsersP99BaselineMs)
-		}
-		return fmt.Sprintf("%s success, p99 %s%s", pct(s.UsersSuccessDown), fmtMs(s.UsersP99DownMs), ratio)
+	h := "While payments was down, /users " + strings.Join(phrases, " and ") + "."
+	if n := r.note(u, p); n != "" {
+		h += " " + n
 	}
-	verdict := func(ok bool) string {
-		if ok {
-			return "stayed healthy"
-		}
-		return "went down with it"
+	return h
+}
+
+// phrase is a run's part of the headline: "went down with it without
+// protection (60.7% success, p99 3.01s, 20.6× baseline)".
+func (rr *RunResult) phrase() string {
+	s := rr.Summary
+	v := s.usersVerdict()
+	if v == TooFewRequests {
+		return fmt.Sprintf("had too few requests to tell %s (%d while payments was down, want at least %d)", rr.label(), s.UsersRequestsDown, minVerdictRequests)
 	}
-	return fmt.Sprintf("While payments was down, /users %s without protection (%s) and %s with Fusebox (%s).",
-		verdict(u.Summary.UsersUnaffected), say(u), verdict(p.Summary.UsersUnaffected), say(p))
+	verb := string(v)
+	if v == WentDown {
+		verb = "went down with it"
+	}
+	ratio := ""
+	if s.UsersP99BaselineMs > 0 {
+		ratio = fmt.Sprintf(", %.1f× baseline", s.UsersP99DownMs/s.UsersP99BaselineMs)
+	}
+	return fmt.Sprintf("%s %s (%s success, p99 %s%s)", verb, rr.label(), pct(s.UsersSuccessDown), fmtMs(s.UsersP99DownMs), ratio)
+}
+
+// label says how the run was protected: "without protection", "with
+// Fusebox", "with Fusebox's deadline and breaker".
+func (rr *RunResult) label() string {
+	switch {
+	case rr.Name == "unprotected":
+		return "without protection"
+	case rr.Protection == "all":
+		return "with Fusebox"
+	case rr.Protection == "none" || rr.Protection == "":
+		return "with every protection off"
+	}
+	on := strings.Split(rr.Protection, ",")
+	if len(on) == 1 {
+		return "with Fusebox's " + on[0]
+	}
+	return "with Fusebox's " + strings.Join(on[:len(on)-1], ", ") + " and " + on[len(on)-1]
+}
+
+// note says, when the verdicts do not make the demo's point, what they
+// show instead.
+func (r *Result) note(u, p *RunResult) string {
+	if u == nil || u.Summary.usersVerdict() == TooFewRequests {
+		return ""
+	}
+	uv := u.Summary.usersVerdict()
+	if p == nil || p.Protection == "none" {
+		if uv == StayedUp {
+			return "This run did not show the cascade." + r.cannot()
+		}
+		return ""
+	}
+	switch pv := p.Summary.usersVerdict(); {
+	case pv == TooFewRequests:
+		return ""
+	case uv == StayedUp && pv == StayedUp:
+		return "This run did not show the cascade, so it says nothing of the protections." + r.cannot()
+	case uv == StayedUp:
+		return "/users fared worse with the protections than without in this run."
+	case pv != StayedUp:
+		return "The protections did not keep /users up in this run."
+	}
+	return ""
+}
+
+// cannot says why the scenario could not show the cascade (CheckCascade),
+// or nothing when it could.
+func (r *Result) cannot() string {
+	if err := r.Scenario.CheckCascade(); err != nil {
+		return " The scenario could not: " + strings.TrimPrefix(err.Error(), "scenario: ") + "."
+	}
+	return ""
 }
 
 // WriteSummary writes the summary table of every run.
