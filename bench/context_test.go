@@ -307,7 +307,6 @@ func runPaired(b *testing.B, goroutines int) {
 	})
 }
 
-
 func BenchmarkContextValuePaired(b *testing.B) { runPaired(b, 1) }
 
 func BenchmarkContextValuePairedParallel(b *testing.B) {
