@@ -14,7 +14,9 @@
 //
 // [Do] runs a function that returns a value as well
 // (user, err := fusebox.Do(ctx, p, fetchUser)) and carries a fallback's
-// value back to the caller. An integration that keeps each call's state in
+// value back to the caller, with a nil error; [DoAnswer] also says whether
+// the value is a fallback's, and the failure it replaced. [WithCallKey]
+// tells a fallback what a call is for. An integration that keeps each call's state in
 // an object of its own (fuseboxhttp's RoundTripper does) makes it a [Call]
 // and runs it with [Pipeline.RunCall], which allocates nothing more.
 //

@@ -49,20 +49,32 @@ func (k EventKind) String() string {
 
 // Event is one thing a policy did. Which fields are set depends on Kind.
 type Event struct {
+	// Kind is what happened.
 	Kind EventKind `json:"kind"`
 	// Policy is the kind of policy: "breaker", "retry", "bulkhead", ...
 	Policy string `json:"policy"`
 	// Name is the policy's configured name.
-	Name string    `json:"name"`
-	At   time.Time `json:"at"`
-	// From and To are the states of a state change.
+	Name string `json:"name"`
+	// At is when it happened, by the policy's Clock.
+	At time.Time `json:"at"`
+	// From is the state a state change left ("closed", "open", ...).
 	From string `json:"from,omitempty"`
-	To   string `json:"to,omitempty"`
+	// To is the state a state change entered.
+	To string `json:"to,omitempty"`
 	// Reason says why: a transition's cause or a rejection's reason.
-	Reason  string        `json:"reason,omitempty"`
-	Attempt int           `json:"attempt,omitempty"`
-	Delay   time.Duration `json:"delay,omitempty"`
-	Err     error         `json:"-"`
+	Reason string `json:"reason,omitempty"`
+	// Attempt is, for a retry's or a hedge's events, the number of the
+	// attempt about to start (2 for the first retry or hedge) or refused
+	// by the budget; 0 otherwise.
+	Attempt int `json:"attempt,omitempty"`
+	// Delay is a retry's wait before the attempt (EventRetry), a
+	// timeout's limit (EventTimeout), or for a hedge's events the time
+	// since the call started; 0 otherwise. In JSON, nanoseconds.
+	Delay time.Duration `json:"delay,omitempty"`
+	// Err is the error involved: the failure a retry follows, the error
+	// a rejected call returned, the call's error a fallback answered.
+	// Errors do not marshal to JSON; String shows it.
+	Err error `json:"-"`
 	// Snapshot is the policy's snapshot, for state changes.
 	Snapshot any `json:"snapshot,omitempty"`
 }

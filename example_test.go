@@ -161,3 +161,25 @@ func ExampleHold() {
 	// after Run: <nil>
 	// after release: context canceled
 }
+
+// DoAnswer is Do that also says whether a fallback answered, and for what
+// failure; its error stays nil, as Do's.
+func ExampleDoAnswer() {
+	fb, _ := fallback.New(fallback.Config{Func: fallback.Static("default greeting")})
+	p, _ := fusebox.New(fb)
+
+	a, err := fusebox.DoAnswer(context.Background(), p, func(context.Context) (string, error) {
+		return "", errors.New("greeting service down")
+	})
+	fmt.Println(a.Value, a.Degraded, a.Cause, err)
+	// Output: default greeting true greeting service down <nil>
+}
+
+// WithCallKey says what a call is for, so that a fallback can answer for
+// it.
+func ExampleWithCallKey() {
+	ctx := fusebox.WithCallKey(context.Background(), "product-42")
+	key, ok := fusebox.CallKeyFromContext(ctx)
+	fmt.Println(key, ok)
+	// Output: product-42 true
+}

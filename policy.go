@@ -14,6 +14,8 @@ import (
 // times (retries, hedges). Run must release everything it acquired before it
 // returns, also when next panics, and must not use next after it returns.
 type Policy interface {
+	// Run runs next under the policy's rules and returns the call's
+	// error, or the policy's rejection.
 	Run(ctx context.Context, next Next) error
 }
 
@@ -44,6 +46,28 @@ type Call interface {
 	// results (a fallback's answer). It returns an error when v is not of
 	// the call's result type.
 	SetResult(v any) error
+}
+
+// FallbackCall is a Call that also wants to know why a fallback answered
+// for it: [Next.SetFallback] calls its SetFallback instead of SetResult.
+// Do's own Call is one (that is how [DoAnswer] reports the cause); a Call
+// without the method still gets the value, through SetResult.
+type FallbackCall interface {
+	Call
+	// SetFallback is SetResult with cause, the error the value answers
+	// for: the call's failure, or a policy's rejection.
+	SetFallback(v any, cause error) error
+}
+
+// KeyedCall is a Call that can say what it is for, for a fallback that
+// needs to know: fuseboxhttp's call answers with its request's key. Read
+// it through [Next.CallKey]; it is asked only when a policy needs it (a
+// fallback about to run), so it may build its key then. A key the caller
+// put in the context with [WithCallKey] takes precedence.
+type KeyedCall interface {
+	Call
+	// CallKey returns the call's key (see [WithCallKey]).
+	CallKey() string
 }
 
 // funcCall adapts a plain function; converting it to the Call interface
@@ -80,6 +104,27 @@ func (n Next) Run(ctx context.Context) error {
 // accepted).
 func (n Next) SetResult(v any) error {
 	return n.call.SetResult(v)
+}
+
+// SetFallback is SetResult for a fallback: it makes v the call's result
+// and records cause, the error v answers for, so that [DoAnswer] can tell
+// the caller the answer is degraded and why. A Call that is not a
+// [FallbackCall] just gets SetResult(v).
+func (n Next) SetFallback(v any, cause error) error {
+	if c, ok := n.call.(FallbackCall); ok {
+		return c.SetFallback(v, cause)
+	}
+	return n.call.SetResult(v)
+}
+
+// CallKey returns the key of the call when it is a [KeyedCall], else ""
+// and false. A fallback policy asks it only when its fallback is about to
+// run and the context has no key of the caller's (see [WithCallKey]).
+func (n Next) CallKey() (string, bool) {
+	if c, ok := n.call.(KeyedCall); ok {
+		return c.CallKey(), true
+	}
+	return "", false
 }
 
 // Pipeline is a fixed chain of policies around a call. The first policy is
@@ -130,14 +175,21 @@ func isNil(p Policy) bool {
 
 // Policies returns the pipeline's policies, outermost first.
 func (p *Pipeline) Policies() []Policy {
+	if p == nil {
+		return nil
+	}
 	return append([]Policy(nil), p.policies...)
 }
 
 // Run calls fn through every policy of the pipeline and returns what the
 // outermost policy returns: fn's error, or a rejection that matches one of
-// the package's sentinel errors with errors.Is.
+// the package's sentinel errors with errors.Is. It returns an error, and
+// calls nothing, for a nil fn or a nil pipeline.
 func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) error {
-	if fn == nil {
+	switch {
+	case p == nil:
+		return errNilPipeline
+	case fn == nil:
 		return errNilFunc
 	}
 	return Next{policies: p.policies, call: funcCall(fn)}.Run(ctx)
@@ -146,7 +198,10 @@ func (p *Pipeline) Run(ctx context.Context, fn func(context.Context) error) erro
 // RunCall runs c through every policy of the pipeline, like Run, for a
 // caller that implements Call itself.
 func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
-	if c == nil {
+	switch {
+	case p == nil:
+		return errNilPipeline
+	case c == nil:
 		return errNilCall
 	}
 	return Next{policies: p.policies, call: c}.Run(ctx)
@@ -156,16 +211,65 @@ func (p *Pipeline) RunCall(ctx context.Context, c Call) error {
 // run fn several times (retries, hedges), value and error belong to the same
 // attempt: the value is the one of the attempt that succeeded, or of the
 // attempt whose error the pipeline returned (see [Result.ValueFor]); a
-// fallback may supply the value instead. Do allocates one small object per
-// call to carry the typed result; use Pipeline.Run when even that matters.
+// fallback may supply the value instead: then Do returns it with a nil
+// error, and only [DoAnswer] tells it apart from the call's own. Do
+// allocates one small object per call to carry the typed result; use
+// Pipeline.Run when even that matters. It returns an error, and calls
+// nothing, for a nil fn or a nil pipeline.
 func Do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (T, error) {
-	if fn == nil {
+	c, err := do(ctx, p, fn)
+	if c == nil {
 		var zero T
-		return zero, errNilFunc
+		return zero, err
+	}
+	return c.res.ValueFor(err), err
+}
+
+// Answer is what [DoAnswer] returns: the call's value, and whether a
+// fallback gave it in place of the call's own.
+type Answer[T any] struct {
+	// Value is the value Do would return.
+	Value T
+	// Degraded reports that a fallback answered: the call failed, or a
+	// policy rejected it, and Value is the fallback's, not the call's.
+	// DoAnswer's error is then usually nil, as Do's is.
+	Degraded bool
+	// Cause is the error the fallback answered for, when Degraded: the
+	// call's failure, or a policy's rejection (match it with errors.Is
+	// against the sentinel errors, fusebox.ErrOpen say). It is nil when
+	// the answer is not degraded, or when the policy that supplied the
+	// value gave no cause (it called Next.SetResult, not
+	// Next.SetFallback; the fallback package's policies give one).
+	Cause error
+}
+
+// DoAnswer is Do for a caller that wants to know whether the value is a
+// fallback's: it returns the value with [Answer.Degraded] and
+// [Answer.Cause], and the same error Do would return, nil when a fallback
+// answered. It costs what Do costs: the one allocation of Do, and nothing
+// more, degraded or not.
+func DoAnswer[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (Answer[T], error) {
+	c, err := do(ctx, p, fn)
+	if c == nil {
+		return Answer[T]{}, err
+	}
+	a := Answer[T]{Value: c.res.ValueFor(err)}
+	a.Cause, a.Degraded = c.res.Degraded()
+	return a, err
+}
+
+// do runs fn through p for Do and DoAnswer; a nil call means it did not
+// run.
+func do[T any](ctx context.Context, p *Pipeline, fn func(context.Context) (T, error)) (*typedCall[T], error) {
+	switch {
+	case p == nil:
+		return nil, errNilPipeline
+	case fn == nil:
+		return nil, errNilFunc
 	}
 	c := &typedCall[T]{fn: fn}
 	err := Next{policies: p.policies, call: c}.Run(ctx)
-	return c.res.ValueFor(err), err
+	return c, err
 }
 
 // typedCall is Do's Call: fn, and its result.
@@ -182,6 +286,8 @@ func (c *typedCall[T]) Run(ctx context.Context) error {
 
 func (c *typedCall[T]) SetResult(v any) error { return c.res.Set(v) }
 
+func (c *typedCall[T]) SetFallback(v any, cause error) error { return c.res.SetFallback(v, cause) }
+
 // Result is the result of a call whose attempts return values of type T,
 // kept the way Do keeps it: the first successful attempt's value wins;
 // until one succeeds, the latest failed attempt's value is kept (an HTTP
@@ -193,8 +299,9 @@ func (c *typedCall[T]) SetResult(v any) error { return c.res.Set(v) }
 type Result[T any] struct {
 	mu    sync.Mutex
 	val   T
-	won   bool // an attempt succeeded: attempts no longer change val
-	fixed bool // a fallback set val: nothing changes it any more
+	won   bool  // an attempt succeeded: attempts no longer change val
+	fixed bool  // a fallback set val: nothing changes it any more
+	cause error // the error the fallback answered for, if it said
 	// The failed attempts' values and errors, in order of recording, for
 	// ValueFor: the first one here, the others in more (a call with at
 	// most one failed attempt, the common case, allocates nothing).
@@ -231,21 +338,41 @@ func (r *Result[T]) Record(v T, err error) {
 }
 
 // Set makes v, a fallback's value, the result: what a Call's SetResult
-// does. v nil means T's zero value. It returns an error when v is not a T.
-func (r *Result[T]) Set(v any) error {
+// does. v nil means T's zero value. It returns an error when v is not a T
+// (a typed fallback, fallback.FuncOf, rules that out at compile time).
+func (r *Result[T]) Set(v any) error { return r.SetFallback(v, nil) }
+
+// SetFallback is Set with cause, the error the fallback's value answers
+// for, which Degraded reports: what a FallbackCall's SetFallback does.
+func (r *Result[T]) SetFallback(v any, cause error) error {
 	var t T
 	if v != nil {
 		tv, ok := v.(T)
 		if !ok {
-			return fmt.Errorf("fusebox: fallback result of type %T is not the call's result type %T", v, t)
+			return fmt.Errorf("fusebox: fallback result of type %T is not the call's result type %s (fallback.FuncOf and fallback.NewPipeline check the type at compile time)", v, typeName[T]())
 		}
 		t = tv
 	}
 	r.mu.Lock()
 	r.val = t
 	r.fixed = true
+	r.cause = cause
 	r.mu.Unlock()
 	return nil
+}
+
+// Degraded reports whether a fallback set the result (Set or
+// SetFallback), and the cause SetFallback gave (nil after Set).
+func (r *Result[T]) Degraded() (cause error, degraded bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cause, r.fixed
+}
+
+// typeName names T, an interface type included (%T of a nil interface
+// value would say <nil>).
+func typeName[T any]() string {
+	return reflect.TypeFor[T]().String()
 }
 
 // Value returns the result.
@@ -320,3 +447,7 @@ var errNilFunc = errors.New("fusebox: nil function")
 
 // errNilCall is RunCall's errNilFunc.
 var errNilCall = errors.New("fusebox: nil Call")
+
+// errNilPipeline: a nil *Pipeline, often the first result of a New whose
+// error went unchecked.
+var errNilPipeline = errors.New("fusebox: nil *Pipeline (was the error of fusebox.New checked?)")

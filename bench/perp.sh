@@ -10,7 +10,9 @@
 # Both variants run in one process: the script copies the breaker, window
 # and percpu packages of the per-P commit (REV, default fd35ba8) out of git
 # into bench/internal/perp/ (ignored by git; rewritten to import each other
-# there), and perp_test.go (build tag perpcompare) runs each scenario's two
+# there), and testdata/perp_test.go, copied to perp_test.go for the run
+# (build tag perpcompare; kept in testdata so that go mod tidy does not look
+# for the packages only this script makes), runs each scenario's two
 # variants as sub-benchmarks of one benchmark, so that -count interleaves
 # them: per-P, atomic, per-P, atomic, ... Then benchstat compares them,
 # atomic against per-P. COUNT (default 10) and CPU (default 2) override
@@ -30,6 +32,8 @@ dest=internal/perp
 
 rm -rf "$dest"
 mkdir -p "$dest"
+cp testdata/perp_test.go perp_test.go
+trap 'rm -f perp_test.go' EXIT
 git -C "$root" archive "$rev" breaker internal/window internal/percpu | tar -x -C "$dest"
 find "$dest" -name '*_test.go' -delete
 find "$dest" -name '*.go' -exec sed -i \

@@ -39,8 +39,9 @@ type Breaker struct {
 
 	s      settings
 	events *fusebox.Events
-	// rejections counts rejected calls: one shared atomic, measured as
-	// fast as per-P counters on two cores (docs/BENCHMARKS.md).
+	// rejections counts rejected calls: one shared atomic, measured no
+	// slower than per-P counters on two cores (docs/BENCHMARKS.md,
+	// "Per-P counters").
 	rejections atomic.Uint64
 	late       atomic.Uint64
 	openUntil  atomic.Int64
@@ -393,18 +394,25 @@ func (b *Breaker) judgeSuccess(w uint64, now int64, c window.Counts, known bool)
 // MinimumCalls may complete a condition. The flag is set before the window
 // is read again, so a success racing this judgement either sees the flag
 // or is counted in that second reading. It is cleared, under the mutex and
-// after a fresh reading, once the window holds MinimumCalls: from then on
-// only a failure, a slow call or a new epoch (whose first record judges)
-// can change the verdict.
+// after a fresh reading, once the window holds MinimumCalls (from then on
+// only a failure, a slow call or a new epoch, whose first record judges,
+// can change the verdict), and by a Reset. Setting it also takes the
+// mutex, so that neither clearing can come after a reading that needed
+// it. The mutex is taken only while the window is short of MinimumCalls
+// with failures in it: at startup, after a Reset, or under little
+// traffic.
 func (b *Breaker) judgeRates(w uint64, now int64) {
 	c := b.counts(now)
 	minCalls := uint64(b.s.minCalls)
 	if c.Calls < minCalls {
-		if c.Failures == 0 && c.Slow == 0 || b.tw == nil || b.armed.Load() {
-			// Nothing to complete; a count window judges every
-			// success anyway; or armed already.
+		if c.Failures == 0 && c.Slow == 0 || b.tw == nil {
+			// Nothing to complete, or a count window, which
+			// judges every success anyway.
 			return
 		}
+		// Set under the mutex even when it reads set already: a Reset
+		// or a disarm holding the mutex may be about to clear it, and
+		// must not clear it after this reading.
 		b.mu.Lock()
 		b.armed.Store(true)
 		b.mu.Unlock()

@@ -22,19 +22,37 @@ const (
 )
 
 // Defaults, chosen for a typical HTTP dependency called a few times a second
-// or more.
+// or more. Each is the value of the Config field of the same name when it
+// is left zero.
 const (
-	DefaultWindowDuration  = 10 * time.Second
-	DefaultWindowBuckets   = 10
-	DefaultWindowSize      = 100
-	DefaultMinimumCalls    = 20
-	DefaultFailureRate     = 0.5
-	DefaultSlowCallTime    = 5 * time.Second
-	DefaultOpenDuration    = 5 * time.Second
-	DefaultOpenBackoff     = 2.0
-	DefaultHalfOpenProbes  = 3
+	// DefaultWindowDuration is Config.WindowDuration's default.
+	DefaultWindowDuration = 10 * time.Second
+	// DefaultWindowBuckets is Config.WindowBuckets' default.
+	DefaultWindowBuckets = 10
+	// DefaultWindowSize is Config.WindowSize's default.
+	DefaultWindowSize = 100
+	// DefaultMinimumCalls is Config.MinimumCalls' default.
+	DefaultMinimumCalls = 20
+	// DefaultFailureRate is Config.FailureRate when no trip condition is
+	// set.
+	DefaultFailureRate = 0.5
+	// DefaultSlowCallDuration is Config.SlowCallDuration's default.
+	DefaultSlowCallDuration = 5 * time.Second
+	// DefaultOpenDuration is Config.OpenDuration's default.
+	DefaultOpenDuration = 5 * time.Second
+	// DefaultOpenBackoff is Config.OpenBackoff's default.
+	DefaultOpenBackoff = 2.0
+	// DefaultHalfOpenProbes is Config.HalfOpenProbes' default.
+	DefaultHalfOpenProbes = 3
+	// DefaultHalfOpenMaxWait is Config.HalfOpenMaxWait's default.
 	DefaultHalfOpenMaxWait = 10 * time.Second
 )
+
+// DefaultSlowCallTime is the former name of DefaultSlowCallDuration.
+//
+// Deprecated: use DefaultSlowCallDuration, named after its field,
+// Config.SlowCallDuration.
+const DefaultSlowCallTime = DefaultSlowCallDuration
 
 // Config configures a Breaker. The zero value is a working breaker that
 // opens when at least half of at least 20 calls of the last 10 s failed,
@@ -278,7 +296,7 @@ func (c Config) validate() (Config, error) {
 		return s, rangeErr("SlowCallRate", c.SlowCallRate, "0 (off) or a rate in (0, 1]")
 	}
 	if c.SlowCallDuration < 0 {
-		return s, rangeErr("SlowCallDuration", c.SlowCallDuration, fmt.Sprintf("0 (default %v) or more", DefaultSlowCallTime))
+		return s, rangeErr("SlowCallDuration", c.SlowCallDuration, fmt.Sprintf("0 (default %v) or more", DefaultSlowCallDuration))
 	}
 	if c.ConsecutiveFailures < 0 || int64(c.ConsecutiveFailures) > maxCount {
 		return s, rangeErr("ConsecutiveFailures", c.ConsecutiveFailures, fmt.Sprintf("0 (off) to %d", maxCount))
@@ -288,7 +306,7 @@ func (c Config) validate() (Config, error) {
 	}
 	if s.SlowCallRate > 0 {
 		if s.SlowCallDuration == 0 {
-			s.SlowCallDuration = DefaultSlowCallTime
+			s.SlowCallDuration = DefaultSlowCallDuration
 		}
 	} else {
 		s.SlowCallDuration = 0

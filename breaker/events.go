@@ -6,10 +6,17 @@ import (
 
 // Transition describes one change of state.
 type Transition struct {
-	From   State     `json:"from"`
-	To     State     `json:"to"`
-	Reason string    `json:"reason"`
-	At     time.Time `json:"at"`
+	// From is the state the breaker left.
+	From State `json:"from"`
+	// To is the state the breaker entered.
+	To State `json:"to"`
+	// Reason says why: "consecutive failures", "failure rate",
+	// "slow-call rate", "probe failed", "probe slow", "probes
+	// succeeded", "open duration ended", or an operator's action
+	// ("forced open by operator", ...).
+	Reason string `json:"reason"`
+	// At is when the transition happened, by the breaker's Clock.
+	At time.Time `json:"at"`
 	// Snapshot is the breaker as it was at the transition, the window
 	// that caused it included.
 	Snapshot Snapshot `json:"snapshot"`
@@ -52,7 +59,10 @@ func (n *notifier) panicCount() uint64 {
 //
 // A listener that panics does not bring the program down: the panic is
 // recovered and counted (Snapshot.ListenerPanics), and delivery goes on,
-// to the other listeners and with the next transition.
+// to the other listeners and with the next transition. A listener that
+// ends its goroutine (runtime.Goexit, which t.FailNow calls) is counted the
+// same way; the listeners after it miss that transition, and a new
+// goroutine delivers the next ones.
 func (b *Breaker) OnStateChange(fn func(Transition)) (remove func()) {
 	b.mu.Lock()
 	if b.notify == nil {
@@ -92,13 +102,25 @@ func (b *Breaker) unlockAndDispatch() {
 }
 
 // dispatch delivers queued transitions in order until the queue is empty.
+// A listener that ends its goroutine (runtime.Goexit, as t.FailNow does)
+// is counted as a panic, and a new goroutine delivers the rest.
 func (b *Breaker) dispatch(n *notifier) {
+	returned := false
+	defer func() {
+		if !returned {
+			b.mu.Lock()
+			n.panics++
+			b.mu.Unlock()
+			go b.dispatch(n)
+		}
+	}()
 	for {
 		b.mu.Lock()
 		if len(n.queue) == 0 {
 			n.dispatching = false
 			n.queue = nil
 			b.mu.Unlock()
+			returned = true
 			return
 		}
 		t := n.queue[0]

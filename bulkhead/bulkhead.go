@@ -398,25 +398,31 @@ func (b *Bulkhead) releaseSlow() {
 // Snapshot is a point-in-time view of a Bulkhead's state and counters.
 // Counters only grow.
 type Snapshot struct {
-	// MaxConcurrent and MaxQueue are the effective limits.
+	// MaxConcurrent is the effective limit of calls in flight (the
+	// configured one, or DefaultMaxConcurrent), 1 to MaxLimit.
 	MaxConcurrent int `json:"maxConcurrent" yaml:"maxConcurrent"`
-	MaxQueue      int `json:"maxQueue" yaml:"maxQueue"`
-	// InFlight is how many calls hold a slot; Queued how many wait.
+	// MaxQueue is the effective limit of calls waiting for a slot, 0
+	// (no queue) or more.
+	MaxQueue int `json:"maxQueue" yaml:"maxQueue"`
+	// InFlight is how many calls hold a slot now, 0 to MaxConcurrent.
 	InFlight int `json:"inFlight" yaml:"inFlight"`
-	Queued   int `json:"queued" yaml:"queued"`
-	// Admitted counts calls that got a slot, at once or after queueing;
-	// AdmittedFromQueue counts those that queued first.
-	Admitted          uint64 `json:"admitted" yaml:"admitted"`
+	// Queued is how many calls wait for a slot now, 0 to MaxQueue.
+	Queued int `json:"queued" yaml:"queued"`
+	// Admitted counts calls that got a slot, at once or after queueing.
+	Admitted uint64 `json:"admitted" yaml:"admitted"`
+	// AdmittedFromQueue counts the calls among Admitted that queued
+	// first.
 	AdmittedFromQueue uint64 `json:"admittedFromQueue" yaml:"admittedFromQueue"`
-	// Rejected counts calls turned away at once because every slot and
-	// every queue place was taken; QueueTimeouts those turned away after
-	// MaxWait in the queue. Both returned ErrBulkheadFull.
-	Rejected      uint64 `json:"rejected" yaml:"rejected"`
+	// Rejected counts calls turned away at once, with ErrBulkheadFull,
+	// because every slot and every queue place was taken.
+	Rejected uint64 `json:"rejected" yaml:"rejected"`
+	// QueueTimeouts counts calls turned away, with ErrBulkheadFull, after
+	// waiting MaxWait in the queue.
 	QueueTimeouts uint64 `json:"queueTimeouts" yaml:"queueTimeouts"`
 	// Canceled counts queued callers whose context ended first.
 	Canceled uint64 `json:"canceled" yaml:"canceled"`
 	// QueueWait is the total time callers spent in the queue, whatever
-	// came of it.
+	// came of it; it never decreases. In JSON, whole nanoseconds.
 	QueueWait time.Duration `json:"queueWait" yaml:"queueWait"`
 }
 

@@ -342,20 +342,29 @@ func (p *Pool[J, R]) Close() error {
 // PoolSnapshot is a point-in-time view of a Pool's state and counters.
 // Counters only grow.
 type PoolSnapshot struct {
-	// Workers and QueueSize are the effective configuration.
-	Workers   int `json:"workers" yaml:"workers"`
+	// Workers is the effective number of workers, 1 or more.
+	Workers int `json:"workers" yaml:"workers"`
+	// QueueSize is the effective number of jobs that may wait for a
+	// worker, 0 (none) or more.
 	QueueSize int `json:"queueSize" yaml:"queueSize"`
-	// Busy is how many workers run a job; Queued how many jobs wait.
-	Busy   int `json:"busy" yaml:"busy"`
+	// Busy is how many workers run a job now, 0 to Workers.
+	Busy int `json:"busy" yaml:"busy"`
+	// Queued is how many jobs wait for a worker now, 0 to QueueSize.
 	Queued int `json:"queued" yaml:"queued"`
-	// Submitted counts accepted jobs; Rejected jobs turned away with
-	// ErrBulkheadFull; Completed jobs a worker finished (panics included).
+	// Submitted counts accepted jobs.
 	Submitted uint64 `json:"submitted" yaml:"submitted"`
-	Rejected  uint64 `json:"rejected" yaml:"rejected"`
+	// Rejected counts jobs turned away with ErrBulkheadFull, every worker
+	// busy and the queue full; jobs refused with ErrClosed are not
+	// counted.
+	Rejected uint64 `json:"rejected" yaml:"rejected"`
+	// Completed counts jobs a worker finished, those that panicked
+	// included.
 	Completed uint64 `json:"completed" yaml:"completed"`
 	// Withdrawn counts queued jobs whose caller's context ended, so they
-	// never ran; Abandoned running jobs whose caller's context ended.
+	// never ran.
 	Withdrawn uint64 `json:"withdrawn" yaml:"withdrawn"`
+	// Abandoned counts running jobs whose caller's context ended: the
+	// job ran on, its result unseen.
 	Abandoned uint64 `json:"abandoned" yaml:"abandoned"`
 	// Panics counts jobs whose handler panicked.
 	Panics uint64 `json:"panics" yaml:"panics"`

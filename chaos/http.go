@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/fusebox-go/fusebox/internal/rwwrap"
 )
 
 // FaultHeader is the response header that marks a response made up by a
@@ -166,9 +168,14 @@ func (b *resetBody) Close() error { return b.rc.Close() }
 //     end, if it writes fewer) the connection is closed with a TCP RST. Its
 //     later writes fail. When the connection cannot be taken over (HTTP/2),
 //     the response is aborted with http.ErrAbortHandler instead, which
-//     resets the stream.
+//     resets the stream. A handler that takes the connection over first
+//     (http.Hijacker, as a websocket upgrade does) owns it: the reset
+//     leaves it alone.
 //
-// Made-up responses carry FaultHeader. A nil inj injects nothing.
+// The handler's ResponseWriter has exactly the optional interfaces of the
+// one the middleware is given, among http.Flusher, http.Hijacker,
+// io.ReaderFrom and http.Pusher. Made-up responses carry FaultHeader. A nil
+// inj injects nothing.
 func Middleware(inj *Injector) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -208,8 +215,15 @@ func (inj *Injector) serveHTTP(w http.ResponseWriter, r *http.Request, next http
 		w.WriteHeader(p.code)
 		_, _ = io.WriteString(w, p.body)
 	case actReset:
-		rw := &resetWriter{w: w, left: p.fault.Reset.AfterBytes}
-		next.ServeHTTP(rw, r)
+		rw, ww := rwwrap.Wrap(w, resetWriter{left: p.fault.Reset.AfterBytes})
+		defer func() {
+			if rw.Hijacked() {
+				// The handler took the connection over before the
+				// reset, which did not happen.
+				*act = actNone
+			}
+		}()
+		next.ServeHTTP(ww, r)
 		rw.cut()
 		if rw.abort {
 			panic(http.ErrAbortHandler)
@@ -220,41 +234,42 @@ func (inj *Injector) serveHTTP(w http.ResponseWriter, r *http.Request, next http
 }
 
 // resetWriter lets left bytes of a handler's body through, then closes the
-// connection with a TCP RST.
+// connection with a TCP RST. Its wrapper (see rwwrap.Wrap) has the
+// optional interfaces of the writer underneath; a ReadFrom goes through
+// Write, to count the bytes.
 type resetWriter struct {
-	w     http.ResponseWriter
+	rwwrap.Base
 	left  int
-	wrote bool // the header went out
 	done  bool // the connection was cut
 	abort bool // it could not be: abort the handler instead
 }
 
-func (rw *resetWriter) Header() http.Header { return rw.w.Header() }
-
 func (rw *resetWriter) WriteHeader(code int) {
-	if rw.wrote || rw.done || code < 200 {
+	if rw.Status() != 0 || rw.done || rw.Hijacked() || code < 200 && code != http.StatusSwitchingProtocols {
 		return
 	}
-	rw.wrote = true
 	// Without a Content-Length the body goes out chunked, and a chunked
 	// body cut anywhere before its last chunk is seen as incomplete; with
 	// one, a body shorter than AfterBytes would arrive whole.
-	rw.w.Header().Del("Content-Length")
-	rw.w.WriteHeader(code)
+	rw.W.Header().Del("Content-Length")
+	rw.Base.WriteHeader(code)
 }
 
 func (rw *resetWriter) Write(p []byte) (int, error) {
+	if rw.Hijacked() {
+		return rw.Base.Write(p) // http.ErrHijacked
+	}
 	if rw.done {
 		return 0, errWriteReset
 	}
-	if !rw.wrote {
+	if rw.Status() == 0 {
 		rw.WriteHeader(http.StatusOK)
 	}
 	n := 0
 	if rw.left > 0 {
 		k := min(len(p), rw.left)
 		var err error
-		n, err = rw.w.Write(p[:k])
+		n, err = rw.Base.Write(p[:k])
 		rw.left -= n
 		if err != nil {
 			return n, err
@@ -267,28 +282,48 @@ func (rw *resetWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// Flush sends what the handler wrote so far.
-func (rw *resetWriter) Flush() {
-	if !rw.done {
-		_ = http.NewResponseController(rw.w).Flush()
+// ReadFrom copies src through Write.
+func (rw *resetWriter) ReadFrom(src io.Reader) (int64, error) {
+	if rw.Hijacked() {
+		return rw.Base.ReadFrom(src) // http.ErrHijacked
 	}
+	return io.Copy(struct{ io.Writer }{rw}, src)
 }
 
-// Unwrap gives http.ResponseController the writer underneath.
-func (rw *resetWriter) Unwrap() http.ResponseWriter { return rw.w }
+// FlushError sends what the handler wrote so far, headers without their
+// Content-Length included.
+func (rw *resetWriter) FlushError() error {
+	if rw.Hijacked() {
+		return rw.Base.FlushError() // http.ErrHijacked
+	}
+	if rw.done {
+		return errWriteReset
+	}
+	if rw.Status() == 0 {
+		rw.W.Header().Del("Content-Length")
+	}
+	return rw.Base.FlushError()
+}
 
 // cut sends the header and what was written, then takes the connection
 // over and closes it with an RST. When the connection cannot be taken over,
-// it marks the response for abort.
+// it marks the response for abort. A connection the handler took over is
+// left alone; one it may have taken over unseen, through Unwrap, too, but
+// the response is marked for abort (which net/http ignores on a hijacked
+// connection).
 func (rw *resetWriter) cut() {
-	if rw.done {
+	if rw.done || rw.Hijacked() {
 		return
 	}
-	if !rw.wrote {
+	if rw.Unwrapped() {
+		rw.done, rw.abort = true, true
+		return
+	}
+	if rw.Status() == 0 {
 		rw.WriteHeader(http.StatusOK)
 	}
 	rw.done = true
-	rc := http.NewResponseController(rw.w)
+	rc := http.NewResponseController(rw.W)
 	_ = rc.Flush()
 	conn, _, err := rc.Hijack()
 	if err != nil {

@@ -356,6 +356,13 @@ func TestMiddlewareReset(t *testing.T) {
 			_, _ = io.WriteString(w, "hello")
 		}, false},
 		{"handler writes nothing", 10, func(http.ResponseWriter, *http.Request) {}, false},
+		// The flush sends the header: the reset's, without the
+		// Content-Length that would let the body arrive whole.
+		{"flush before a body as long as its content length", 1000, func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Length", "5")
+			w.(http.Flusher).Flush()
+			_, _ = io.WriteString(w, "hello")
+		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			inj := newInjector(t, Config{Fault: Fault{Seed: 1, Reset: ResetFault{Probability: 1, AfterBytes: tc.after}}})

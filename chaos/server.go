@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/rwwrap"
 )
 
 // DefaultBody is the body the default handler of a Server answers with.
@@ -20,7 +21,9 @@ const DefaultBody = "ok\n"
 // answers every request 200 with DefaultBody, until told to fail.
 type ServerConfig struct {
 	// Handler serves the requests the faults let through: nil means a
-	// handler that answers 200 with Body.
+	// handler that answers 200 with Body. Its ResponseWriter has the
+	// optional interfaces of net/http's (http.Flusher, http.Hijacker,
+	// io.ReaderFrom).
 	Handler http.Handler `json:"-" yaml:"-"`
 	// Body is the default handler's body: "" means DefaultBody.
 	Body string `json:"body" yaml:"body"`
@@ -55,9 +58,9 @@ type Server struct {
 	active int
 	closed bool
 
-	requests, resets, blackholes, unanswered atomic.Uint64
-	inFlight                                 atomic.Int64
-	statuses                                 [600]atomic.Uint64 // by code; 0 holds codes out of range
+	requests, resets, blackholes, hijacked, unanswered atomic.Uint64
+	inFlight                                           atomic.Int64
+	statuses                                           [600]atomic.Uint64 // by code; 0 holds codes out of range
 }
 
 // ServerStats are a Server's counters. Counters only grow.
@@ -71,6 +74,10 @@ type ServerStats struct {
 	// requests a BlackholeFault held until they ended.
 	Resets     uint64 `json:"resets"`
 	Blackholes uint64 `json:"blackholes"`
+	// Hijacked counts requests whose handler took the connection over
+	// (http.Hijacker), as a websocket upgrade does: what it sent is its
+	// own.
+	Hijacked uint64 `json:"hijacked"`
 	// Unanswered counts requests that ended without a status: the client
 	// left during an injected latency, or the handler wrote nothing
 	// before the connection went.
@@ -221,6 +228,7 @@ func (s *Server) Stats() ServerStats {
 		Statuses:   map[int]uint64{},
 		Resets:     s.resets.Load(),
 		Blackholes: s.blackholes.Load(),
+		Hijacked:   s.hijacked.Load(),
 		Unanswered: s.unanswered.Load(),
 	}
 	for code := range s.statuses {
@@ -244,7 +252,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 	s.requests.Add(1)
 	s.inFlight.Add(1)
-	rec := &statusRecorder{ResponseWriter: w}
+	// rec notes the status the handler answered with; the handler gets
+	// ww, with exactly the optional interfaces of w.
+	rec, ww := rwwrap.Wrap(w, rwwrap.Base{})
 	var act action
 	defer func() {
 		s.inFlight.Add(-1)
@@ -253,10 +263,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 			s.resets.Add(1)
 		case act == actBlackhole:
 			s.blackholes.Add(1)
-		case rec.code == 0:
+		case rec.Hijacked():
+			s.hijacked.Add(1)
+		case rec.Status() == 0:
 			s.unanswered.Add(1)
-		case rec.code < len(s.statuses):
-			s.statuses[rec.code].Add(1)
+		case rec.Status() < len(s.statuses):
+			s.statuses[rec.Status()].Add(1)
 		default:
 			s.statuses[0].Add(1)
 		}
@@ -267,8 +279,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		s.hmu.Unlock()
 	}()
-	s.inj.serveHTTP(rec, r, s.handler, &act)
-	if rec.code == 0 && r.Context().Err() != nil {
+	s.inj.serveHTTP(ww, r, s.handler, &act)
+	if rec.Status() == 0 && !rec.Hijacked() && r.Context().Err() != nil {
 		// Blackholed or delayed until the client left or Close: send no
 		// answer at all, rather than the empty 200 net/http would.
 		panic(http.ErrAbortHandler)
@@ -276,9 +288,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // Close stops the server: it ends blackholed requests and injected
-// latencies, closes the listener and every connection, and waits for the
-// handlers in flight to return. A user Handler that ignores its request's
-// context holds Close up until it returns. Close is idempotent.
+// latencies, closes the listener and every connection (but those a
+// handler hijacked, which are the handler's), and waits for the handlers
+// in flight to return. A user Handler that ignores its request's context
+// holds Close up until it returns. Close is idempotent.
 func (s *Server) Close() {
 	s.closing.Do(func() {
 		// Connections first, so that the handlers the cancel ends find
@@ -294,31 +307,3 @@ func (s *Server) Close() {
 		<-s.served
 	})
 }
-
-// statusRecorder notes the status a handler answered with.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 && code >= 200 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(p []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(p)
-}
-
-// Flush sends what the handler wrote so far.
-func (r *statusRecorder) Flush() {
-	_ = http.NewResponseController(r.ResponseWriter).Flush()
-}
-
-// Unwrap gives http.ResponseController the writer underneath.
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -298,7 +298,7 @@ func TestServerSwitchingUnderLoad(t *testing.T) {
 	for _, n := range st.Statuses {
 		answered += n
 	}
-	if answered+st.Resets+st.Blackholes+st.Unanswered != st.Requests {
+	if answered+st.Resets+st.Blackholes+st.Hijacked+st.Unanswered != st.Requests {
 		t.Fatalf("counts do not add up: %+v", st)
 	}
 }

@@ -50,8 +50,11 @@ const rateSpan = 10 * time.Second
 // not its snapshot: it looks it up with the source's Range method when the
 // source has one with a func(string, T) bool argument, T being
 // *breaker.Breaker, *fusebox.Pipeline, fusebox.Policy or any (a
-// *registry.Registry of one of those has it).
+// *registry.Registry of one of those has it, and so has a
+// fuseboxhttp.RoundTripper).
 type Source interface {
+	// Snapshot returns the source's members, each a row (or, for a
+	// pipeline, a row per layer) named by its key.
 	Snapshot() []registry.Member
 }
 
@@ -134,12 +137,16 @@ type Action struct {
 	Policy string `json:"policy"`
 	// Action is "force-open", "reset" or "disable".
 	Action string `json:"action"`
-	// From and To are the breaker's states before and after.
+	// From is the breaker's state before the action ("closed", "open",
+	// ...: breaker.State's String).
 	From string `json:"from"`
-	To   string `json:"to"`
-	// At is when it happened; RemoteAddr who asked for it.
-	At         time.Time `json:"at"`
-	RemoteAddr string    `json:"remoteAddr"`
+	// To is the breaker's state after it.
+	To string `json:"to"`
+	// At is when it happened, by the dashboard's Clock.
+	At time.Time `json:"at"`
+	// RemoteAddr is the address of the client that asked for it
+	// (http.Request.RemoteAddr: a proxy's, behind one).
+	RemoteAddr string `json:"remoteAddr"`
 }
 
 func (c Config) validate() (Config, error) {

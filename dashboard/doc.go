@@ -12,7 +12,9 @@
 //   - every member of each Config.Sources entry: anything with a
 //     Snapshot() []registry.Member method, such as a *registry.Registry of
 //     breakers or pipelines (a pipeline member shows as one row per layer,
-//     named "key/kind");
+//     named "key/kind"), or a fuseboxhttp.RoundTripper, whose per-host
+//     pipelines show the same way and whose breakers operator actions
+//     reach through its Range method;
 //   - every policy given to [Dashboard.Add] under a name: a
 //     *breaker.Breaker, *bulkhead.Bulkhead, *bulkhead.Pool,
 //     *ratelimit.Bucket, *ratelimit.Window, *ratelimit.Keyed,

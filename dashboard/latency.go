@@ -71,16 +71,20 @@ var _ fusebox.Policy = (*Latency)(nil)
 
 // LatencySnapshot is a Latency's counters since it was made.
 type LatencySnapshot struct {
-	// Calls is how many calls finished; Failures how many of them failed
-	// (by fusebox.DefaultClassifier; caller cancellation is not a
-	// failure; a panic is).
-	Calls    uint64 `json:"calls"`
+	// Calls is how many calls finished.
+	Calls uint64 `json:"calls"`
+	// Failures is how many of Calls failed, by
+	// fusebox.DefaultClassifier: caller cancellation is not a failure; a
+	// panic is.
 	Failures uint64 `json:"failures"`
-	// P50, P90 and P99 are percentiles of the calls' durations over the
-	// Latency's whole life, to within 7%. The dashboard shows them over
-	// the last samples instead.
+	// P50 is the median of the calls' durations over the Latency's whole
+	// life, to within 7%; 0 with no calls. The dashboard shows
+	// percentiles over the last samples instead. In JSON, like every
+	// duration here, whole nanoseconds.
 	P50 time.Duration `json:"p50"`
+	// P90 is the 90th percentile of the same durations.
 	P90 time.Duration `json:"p90"`
+	// P99 is the 99th percentile of the same durations.
 	P99 time.Duration `json:"p99"`
 }
 

@@ -6,10 +6,19 @@ import (
 
 // Status is what /status.json serves and the event stream pushes: every
 // policy's state and rates, and the timeline of state changes.
+//
+// Units in JSON: durations (Interval, RetryAfter, latency percentiles) are
+// numbers of nanoseconds, as encoding/json writes a time.Duration, so that
+// programs read them without parsing; instants are RFC 3339 strings,
+// except Point.T, in Unix milliseconds; rates are per second; fractions
+// are 0 to 1.
 type Status struct {
-	Title string    `json:"title"`
-	Time  time.Time `json:"time"`
-	// Interval is the sample period.
+	// Title is the page's title (Config.Title).
+	Title string `json:"title"`
+	// Time is when the status was made, by the dashboard's Clock.
+	Time time.Time `json:"time"`
+	// Interval is the sample period (Config.Interval), in nanoseconds in
+	// JSON.
 	Interval time.Duration `json:"interval"`
 	// Seq counts the samples taken.
 	Seq uint64 `json:"seq"`
@@ -21,7 +30,10 @@ type Status struct {
 	// only the samples taken since the previous message in History, and
 	// whose Timeline holds only the changes since then. The policies are
 	// always all there: one missing from an update is gone.
-	Full     bool           `json:"full"`
+	Full bool `json:"full"`
+	// Policies holds one row per policy: those given to Add, in the
+	// order they were added, then each source's members, in the order of
+	// its Snapshot (a registry's: by key).
 	Policies []PolicyStatus `json:"policies"`
 	// Timeline holds the latest state changes, oldest first.
 	Timeline []Change `json:"timeline"`
@@ -30,9 +42,11 @@ type Status struct {
 	// it is not 0, the timeline may miss state changes. It is always 0
 	// without Config.Events.
 	EventsDropped uint64 `json:"eventsDropped"`
-	// Streams is how many event streams are open; StreamsRefused how many
-	// were refused because Config.MaxStreams were open.
-	Streams        int    `json:"streams"`
+	// Streams is how many event streams are open, 0 to
+	// Config.MaxStreams.
+	Streams int `json:"streams"`
+	// StreamsRefused counts the event streams refused (503) because
+	// Config.MaxStreams were open; it never decreases.
 	StreamsRefused uint64 `json:"streamsRefused"`
 }
 
@@ -50,28 +64,37 @@ type PolicyStatus struct {
 	// the State constants ("ok", "busy", "full", "limiting", "closed");
 	// empty for "other".
 	State string `json:"state"`
-	// Reason is why a breaker made its latest transition; Since when it
-	// did; RetryAfter, while it is open, how long until it probes.
-	Reason     string        `json:"reason,omitempty"`
-	Since      *time.Time    `json:"since,omitempty"`
+	// Reason is why a breaker made its latest transition.
+	Reason string `json:"reason,omitempty"`
+	// Since is when a breaker made its latest transition; nil for other
+	// kinds.
+	Since *time.Time `json:"since,omitempty"`
+	// RetryAfter is, while a breaker is open, how long until it probes:
+	// in JSON, nanoseconds; absent otherwise.
 	RetryAfter time.Duration `json:"retryAfter,omitempty"`
 
-	// Rate is calls per second; ErrorRate and SlowRate the fractions of
-	// those calls that failed and that were slow; RejectRate rejections
-	// per second. They cover the samples of the last 10 seconds, and are
-	// 0 until there are two samples.
-	Rate       float64 `json:"rate"`
-	ErrorRate  float64 `json:"errorRate"`
-	SlowRate   float64 `json:"slowRate"`
+	// Rate is calls per second, 0 or more. Rate, ErrorRate, SlowRate and
+	// RejectRate cover the samples of the last 10 seconds, and are 0
+	// until there are two samples.
+	Rate float64 `json:"rate"`
+	// ErrorRate is the fraction of those calls that failed, 0 to 1 (a
+	// breaker's FailureRate, over the dashboard's span).
+	ErrorRate float64 `json:"errorRate"`
+	// SlowRate is the fraction of those calls that were slow, 0 to 1.
+	SlowRate float64 `json:"slowRate"`
+	// RejectRate is rejections per second, 0 or more.
 	RejectRate float64 `json:"rejectRate"`
 	// RejectedFraction is rejections / (calls + rejections) over the same
 	// span.
 	RejectedFraction float64 `json:"rejectedFraction"`
-	// Calls, Failures, SlowCalls and Rejections are the policy's
-	// life-time totals, as its snapshot reports them.
-	Calls      uint64 `json:"calls"`
-	Failures   uint64 `json:"failures"`
-	SlowCalls  uint64 `json:"slowCalls"`
+	// Calls is the policy's life-time count of calls, as its snapshot
+	// reports it (a breaker's TotalCalls, say); it never decreases.
+	Calls uint64 `json:"calls"`
+	// Failures is the life-time count of failed calls.
+	Failures uint64 `json:"failures"`
+	// SlowCalls is the life-time count of slow calls.
+	SlowCalls uint64 `json:"slowCalls"`
+	// Rejections is the life-time count of calls the policy rejected.
 	Rejections uint64 `json:"rejections"`
 	// Latency holds percentiles over the last 10 seconds from the
 	// policy's Latency, when it has one.
@@ -90,10 +113,14 @@ type PolicyStatus struct {
 // LatencyStatus is a latency summary.
 type LatencyStatus struct {
 	// Calls is how many calls the percentiles cover.
-	Calls uint64        `json:"calls"`
-	P50   time.Duration `json:"p50"`
-	P90   time.Duration `json:"p90"`
-	P99   time.Duration `json:"p99"`
+	Calls uint64 `json:"calls"`
+	// P50 is the median duration of those calls, to within 7%: in JSON,
+	// nanoseconds.
+	P50 time.Duration `json:"p50"`
+	// P90 is their 90th percentile duration.
+	P90 time.Duration `json:"p90"`
+	// P99 is their 99th percentile duration.
+	P99 time.Duration `json:"p99"`
 }
 
 // Point is one sample of a policy: what happened between the previous
@@ -101,29 +128,38 @@ type LatencyStatus struct {
 type Point struct {
 	// T is when the sample was taken, in Unix milliseconds.
 	T int64 `json:"t"`
-	// Rate is calls per second; Err and Slow the fractions of them that
-	// failed and that were slow; Rej rejections per second.
+	// Rate is calls per second over the interval, 0 or more.
 	Rate float64 `json:"rate"`
-	Err  float64 `json:"err"`
+	// Err is the fraction of those calls that failed, 0 to 1.
+	Err float64 `json:"err"`
+	// Slow is the fraction of those calls that were slow, 0 to 1.
 	Slow float64 `json:"slow"`
-	Rej  float64 `json:"rej"`
-	// P50 and P99 are latency percentiles of the calls of the interval,
-	// when the policy has a Latency (0 otherwise).
+	// Rej is rejections per second over the interval, 0 or more.
+	Rej float64 `json:"rej"`
+	// P50 is the median duration of the interval's calls, when the
+	// policy has a Latency (absent otherwise): in JSON, nanoseconds.
 	P50 time.Duration `json:"p50,omitempty"`
+	// P99 is the 99th percentile duration of the interval's calls.
 	P99 time.Duration `json:"p99,omitempty"`
 }
 
 // Change is one entry of the timeline: a state change.
 type Change struct {
 	// ID numbers changes from 1, in the order the dashboard learnt them.
-	ID uint64    `json:"id"`
+	ID uint64 `json:"id"`
+	// At is when the change happened.
 	At time.Time `json:"at"`
 	// Policy is the dashboard name of the policy (or, for an event of a
 	// breaker the dashboard does not show, the breaker's own name).
 	Policy string `json:"policy"`
-	Kind   string `json:"kind"`
-	From   string `json:"from"`
-	To     string `json:"to"`
+	// Kind is the policy's kind: KindBreaker, or for an event of the
+	// Events bus its Policy field.
+	Kind string `json:"kind"`
+	// From is the state left ("closed", "open", ...).
+	From string `json:"from"`
+	// To is the state entered.
+	To string `json:"to"`
+	// Reason says why, when the policy said.
 	Reason string `json:"reason,omitempty"`
 }
 

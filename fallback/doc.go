@@ -10,6 +10,18 @@
 // cancellation: when the caller's context has ended, the call's error comes
 // back and no fallback runs.
 //
+// A [Func] answers an any, whose type is checked against the call's only
+// when it runs. The typed forms check it at compile time: a [FuncOf] answers
+// a T ([Value] and [ChainOf] are the typed Static and Chain), and
+// [NewPipeline] puts one outermost around the inner policies, in a
+// [Pipeline] whose Do takes only functions that return a T.
+//
+// The caller learns that an answer is a fallback's, and for what failure,
+// from fusebox.DoAnswer (or Pipeline.DoAnswer); Do's error stays nil. A
+// fallback learns what the call was for from its context:
+// fusebox.CallKeyFromContext returns the key the caller set with
+// fusebox.WithCallKey, or else the call's own (a fuseboxhttp request's key).
+//
 // A [Cache] keeps the last good results of a call, so that a failure can be
 // answered with a recent value instead of an error (stale-if-error), a value
 // past its freshness can be served at once while it is refreshed in the

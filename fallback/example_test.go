@@ -85,3 +85,52 @@ func ExampleCache() {
 	// 1.08 false <nil>
 	// 1.08 true 10m0s rates service down <nil>
 }
+
+// NewPipeline builds a pipeline whose fallback and calls agree on their
+// type at compile time: a fallback.Value("unavailable") here would not
+// compile. DoAnswer tells a degraded answer from a fresh one, and why.
+func ExampleNewPipeline() {
+	type Product struct{ Name string }
+	products, err := fallback.NewPipeline(fallback.Value(Product{Name: "unavailable"}), fallback.Config{Name: "products"})
+	if err != nil {
+		panic(err)
+	}
+
+	p, err := products.Do(context.Background(), func(ctx context.Context) (Product, error) {
+		return Product{Name: "lamp"}, nil
+	})
+	fmt.Println(p.Name, err)
+
+	a, err := products.DoAnswer(context.Background(), func(ctx context.Context) (Product, error) {
+		return Product{}, fusebox.ErrOpen // as a circuit breaker inside would reject
+	})
+	fmt.Println(a.Value.Name, a.Degraded, a.Cause, err)
+	// Output:
+	// lamp <nil>
+	// unavailable true fusebox: circuit breaker is open <nil>
+}
+
+// A fallback answers for what the call was for: the key the caller put in
+// the context with fusebox.WithCallKey.
+func ExampleFuncOf() {
+	lastKnown := map[string]float64{"EURUSD": 1.08}
+	rates, err := fallback.NewPipeline(func(ctx context.Context, err error) (float64, error) {
+		pair, _ := fusebox.CallKeyFromContext(ctx)
+		if r, ok := lastKnown[pair]; ok {
+			return r, nil
+		}
+		return 0, err
+	}, fallback.Config{})
+	if err != nil {
+		panic(err)
+	}
+	down := func(ctx context.Context) (float64, error) { return 0, errors.New("rates service down") }
+
+	r, err := rates.Do(fusebox.WithCallKey(context.Background(), "EURUSD"), down)
+	fmt.Println(r, err)
+	_, err = rates.Do(fusebox.WithCallKey(context.Background(), "GBPJPY"), down)
+	fmt.Println(err)
+	// Output:
+	// 1.08 <nil>
+	// fallback: rates service down (call failed: rates service down)
+}

@@ -19,6 +19,14 @@ var ErrClosed = fusebox.ErrClosed
 // or an error when it has none. A nil value stands for the zero value of the
 // call's result type ([fusebox.Do]) or for no result ([fusebox.Pipeline.Run]).
 // A Func must be safe for concurrent use.
+//
+// The value's type is checked against the call's when the fallback
+// answers: a mistake shows during an outage, as an *Error. [FuncOf] and
+// [NewPipeline] check it at compile time instead.
+//
+// The context is the call's: what the call is for is in it when the caller
+// said (fusebox.WithCallKey), or when the call says it itself (a
+// fuseboxhttp request's key); read it with fusebox.CallKeyFromContext.
 type Func func(ctx context.Context, err error) (any, error)
 
 // Static returns a Func that always answers v.
@@ -104,8 +112,11 @@ func New(cfg Config) (*Policy, error) {
 
 // Run runs next and returns nil when it succeeds. When it fails, and the
 // caller's ctx is still live, and When (if set) accepts the error, Run runs
-// the fallback and hands its value to the caller with next.SetResult: Run
-// returns nil, and fusebox.Do returns the fallback's value.
+// the fallback and hands its value to the caller with next.SetFallback:
+// Run returns nil, fusebox.Do returns the fallback's value, and
+// fusebox.DoAnswer reports it as degraded, with next's error as its cause.
+// The fallback's context is ctx with the call's key (fusebox.WithCallKey)
+// when ctx has none and the call has one (a fuseboxhttp request).
 //
 // Run returns next's error unchanged when ctx has ended (the caller gave up:
 // no fallback) or When declines the error; it returns an *Error holding both
@@ -125,9 +136,9 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		return err
 	}
 	p.fallbacks.Add(1)
-	v, ferr := protect(ctx, p.fn, err)
+	v, ferr := protect(withCallKey(ctx, next), p.fn, err)
 	if ferr == nil {
-		ferr = next.SetResult(v)
+		ferr = next.SetFallback(v, err)
 	}
 	if ferr != nil {
 		p.fallbackErrors.Add(1)
@@ -141,6 +152,19 @@ func (p *Policy) Run(ctx context.Context, next fusebox.Next) error {
 		p.publish("", err)
 	}
 	return nil
+}
+
+// withCallKey returns ctx with the call's key for the fallback: the
+// caller's (fusebox.WithCallKey), or else the Call's own (a fuseboxhttp
+// request's key), or none.
+func withCallKey(ctx context.Context, next fusebox.Next) context.Context {
+	if _, ok := fusebox.CallKeyFromContext(ctx); ok {
+		return ctx
+	}
+	if key, ok := next.CallKey(); ok {
+		return fusebox.WithCallKey(ctx, key)
+	}
+	return ctx
 }
 
 // publish sends an EventFallback; callers check events.Enabled first.

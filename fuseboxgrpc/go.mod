@@ -3,7 +3,7 @@ module github.com/fusebox-go/fusebox/fuseboxgrpc
 go 1.25.0
 
 require (
-	github.com/fusebox-go/fusebox v0.0.0
+	github.com/fusebox-go/fusebox v0.1.0
 	go.uber.org/goleak v1.3.0
 	google.golang.org/grpc v1.84.0
 	google.golang.org/protobuf v1.36.11

@@ -47,7 +47,17 @@
 //     milliseconds), which the [Deadline] middleware of the server turns back
 //     into a context deadline.
 //   - The call runs with fusebox.Do, so a fallback policy may answer with a
-//     response of its own (an *http.Response value).
+//     response of its own (an *http.Response value). The fallback's
+//     context carries the request's key (fusebox.CallKeyFromContext),
+//     unless the caller put its own there with fusebox.WithCallKey. The
+//     caller gets the response with a nil error: a fallback that wants
+//     its answer recognized marks the response (a header, say).
+//
+// The pipelines are reachable by key, whichever option built them:
+// [RoundTripper.Range] visits them, and [RoundTripper.Snapshot] reports
+// them as registry members, so that a RoundTripper is a dashboard source
+// and a registry for fuseboxprom's Collector.AddRegistry: its per-host
+// breakers are rows and series of their own.
 //
 // # Server
 //

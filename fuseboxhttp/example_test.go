@@ -258,3 +258,38 @@ func ExampleWithRegistry() {
 	fmt.Println("pipelines kept:", reg.Len())
 	// Output: pipelines kept: 2
 }
+
+// Range reaches the per-host pipelines the WithPipeline factory built (or
+// WithRegistry's members): here to read each host's breaker state. Snapshot
+// reports the same pipelines to a dashboard or fuseboxprom.
+func ExampleRoundTripper_Range() {
+	rt, err := fuseboxhttp.NewRoundTripper(nil, fuseboxhttp.WithPipeline(func(key string) (*fusebox.Pipeline, error) {
+		br, err := breaker.New(breaker.Config{Name: key})
+		if err != nil {
+			return nil, err
+		}
+		return fusebox.New(br)
+	}))
+	if err != nil {
+		panic(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	client := &http.Client{Transport: rt}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(srv.URL)
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+
+	rt.Range(func(key string, p *fusebox.Pipeline) bool {
+		br := p.Policies()[0].(*breaker.Breaker)
+		fmt.Println(key == srv.URL, br.State())
+		return true
+	})
+	fmt.Println(len(rt.Snapshot()), "member")
+	// Output:
+	// true closed
+	// 1 member
+}

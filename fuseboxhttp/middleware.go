@@ -15,6 +15,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/rwwrap"
 	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/timeout"
 )
@@ -377,7 +378,9 @@ type RecoverConfig struct {
 // methods http.ResponseController uses (FlushError, SetReadDeadline,
 // SetWriteDeadline, EnableFullDuplex), which return an error matching
 // http.ErrNotSupported where the writer underneath does not support them,
-// and Unwrap. Once the handler has unwrapped it (as ResponseController does
+// and Unwrap. Once the handler has hijacked the connection through it,
+// its writes and flushes fail with http.ErrHijacked without reaching the
+// connection. Once the handler has unwrapped it (as ResponseController does
 // to hijack a writer that is no Hijacker itself but wraps one), Recover can
 // no longer see what was written, and a panic aborts the response rather
 // than risk a 500 in the middle of one.
@@ -392,7 +395,7 @@ func Recover(c RecoverConfig) (Middleware, error) {
 	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rw, ww := newRecoverWriter(w)
+			rw, ww := rwwrap.Wrap(w, rwwrap.Base{})
 			defer func() {
 				v := recover()
 				if v == nil {
@@ -403,12 +406,12 @@ func Recover(c RecoverConfig) (Middleware, error) {
 				}
 				onPanic(v, debug.Stack())
 				switch {
-				case rw.hijacked:
+				case rw.Hijacked():
 					// The connection is the handler's now: nothing
 					// may be written to it, and net/http has nothing
 					// to abort.
 					return
-				case rw.wrote, rw.unwrapped:
+				case rw.Status() != 0, rw.Unwrapped():
 					panic(http.ErrAbortHandler)
 				}
 				h := w.Header()

@@ -128,6 +128,11 @@ func (o *options) validate() error {
 // The factory is called with the request's key (see WithKeyFunc); the keys
 // live as long as the RoundTripper, so keep their number bounded. When it is
 // not (a client of many hosts: webhooks, crawlers), use WithRegistry.
+//
+// The RoundTripper's Range and Snapshot reach the pipelines the factory
+// built, by key, for metrics (fuseboxprom's Collector.AddRegistry), the
+// dashboard (a Config.Sources entry) or code of one's own: the same way as
+// with WithRegistry.
 func WithPipeline(factory func(key string) (*fusebox.Pipeline, error)) Option {
 	return optionFunc(func(o *options) { o.factory, o.factorySet = factory, true })
 }
@@ -156,8 +161,10 @@ func WithPipeline(factory func(key string) (*fusebox.Pipeline, error)) Option {
 // request, as the cache of WithPipeline's pipelines per host would itself
 // grow with the hosts.
 //
-// Other code may share reg, to see the same pipelines (for metrics, say).
-// WithRegistry and WithPipeline exclude each other.
+// Other code may share reg, to see the same pipelines (for metrics, say);
+// the RoundTripper's Range and Snapshot are reg's, so code that reads them
+// works with either option. WithRegistry and WithPipeline exclude each
+// other.
 func WithRegistry(reg *registry.Registry[*fusebox.Pipeline]) Option {
 	return optionFunc(func(o *options) { o.registry, o.registrySet = reg, true })
 }

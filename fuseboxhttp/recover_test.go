@@ -183,9 +183,11 @@ func (u unwrapper) Unwrap() http.ResponseWriter { return u.w }
 // 500 on the upgraded connection nor a complaint of net/http's about a
 // write to a hijacked one; nor when the hijack went through Unwrap, unseen
 // (Recover then aborts the response, which net/http ignores for a
-// hijacked connection). Before, the assertion failed and the handler
+// hijacked connection). A Flush after the hijack, by mistake, is refused
+// with http.ErrHijacked. Before, the assertion failed and the handler
 // answered 500, and a hijack through ResponseController was followed by a
-// 500 that net/http refused and logged.
+// 500 that net/http refused and logged; later, a Flush after the hijack
+// reached net/http's writer, which panicked.
 func TestRecoverHijack(t *testing.T) {
 	panics := make(chan any, 10)
 	rec := must(t)(fuseboxhttp.Recover(fuseboxhttp.RecoverConfig{OnPanic: func(v any, _ []byte) { panics <- v }}))
@@ -221,6 +223,13 @@ func TestRecoverHijack(t *testing.T) {
 		defer conn.Close()
 		brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
 		brw.Flush()
+		if strings.Contains(r.URL.Path, "/flush") {
+			// By mistake: the connection is no longer the writer's.
+			w.(http.Flusher).Flush()
+			if err := http.NewResponseController(w).Flush(); !errors.Is(err, http.ErrHijacked) {
+				panic(fmt.Sprintf("Flush after the hijack: %v, want http.ErrHijacked", err))
+			}
+		}
 		line, _ := brw.ReadString('\n')
 		brw.WriteString("echo: " + line)
 		brw.Flush()
@@ -235,7 +244,7 @@ func TestRecoverHijack(t *testing.T) {
 	defer ts.Close()
 	addr := ts.Listener.Addr().String()
 
-	for _, path := range []string{"/", "/panic", "/rc", "/rc/panic", "/wrapped/rc", "/wrapped/rc/panic"} {
+	for _, path := range []string{"/", "/panic", "/flush", "/rc", "/rc/panic", "/rc/flush", "/wrapped/rc", "/wrapped/rc/panic"} {
 		status, echoed := upgrade(t, addr, path)
 		if status != http.StatusSwitchingProtocols || echoed != "echo: hello\n" {
 			t.Fatalf("%s: status %d, then %q; want 101, then only the echo", path, status, echoed)

@@ -3,7 +3,7 @@ module github.com/fusebox-go/fusebox/fuseboxotel
 go 1.25.0
 
 require (
-	github.com/fusebox-go/fusebox v0.0.0
+	github.com/fusebox-go/fusebox v0.1.0
 	go.opentelemetry.io/otel v1.46.0
 	go.opentelemetry.io/otel/metric v1.46.0
 	go.opentelemetry.io/otel/sdk v1.46.0

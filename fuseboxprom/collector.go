@@ -148,7 +148,8 @@ func (c *Collector) Add(name string, policy any) error {
 }
 
 // AddRegistry exports the members of a registry (a *registry.Registry of
-// any member type), read with its Snapshot method at each scrape: each
+// any member type, or a fuseboxhttp.RoundTripper, whose per-host pipelines
+// it reports the same way), read with its Snapshot method at each scrape: each
 // member's metrics have the label name set to prefix and key set to the
 // member's key. A member that is a pipeline exports the outermost policy of
 // each kind, as with Add. Members evicted from the registry disappear from

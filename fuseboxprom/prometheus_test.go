@@ -55,10 +55,7 @@ func freePort(t *testing.T) int {
 // prometheus; CI installs it) that scrapes the collector every second over
 // HTTP, and asks its query API for the open breaker.
 func TestRealPrometheus(t *testing.T) {
-	bin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatalf("prometheus not found in PATH (%v): install the Debian package prometheus (apt-get install prometheus), as .ci/run does", err)
-	}
+	bin := needTool(t, "prometheus")
 
 	col := newCollector(t, fuseboxprom.Config{})
 	mustAdd(t, col, "payments", openBreaker(t, "payments"))

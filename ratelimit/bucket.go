@@ -324,14 +324,18 @@ func (b *Bucket) Execute(ctx context.Context, fn func(context.Context) error) er
 
 // Snapshot is a point-in-time view of a Bucket. Counters only grow.
 type Snapshot struct {
-	// Rate and Burst are the effective configuration.
-	Rate  float64 `json:"rate" yaml:"rate"`
-	Burst int     `json:"burst" yaml:"burst"`
+	// Rate is the configured Rate, in tokens per second.
+	Rate float64 `json:"rate" yaml:"rate"`
+	// Burst is the effective capacity of the bucket, in tokens (the
+	// configured Burst, or its default), 1 or more.
+	Burst int `json:"burst" yaml:"burst"`
 	// Tokens is the number of tokens in the bucket (see Bucket.Tokens).
 	Tokens float64 `json:"tokens" yaml:"tokens"`
 	// Allowed counts calls that got their tokens (Allow, AllowN, Wait,
-	// Run); Rejected calls that did not. Reservations are not counted.
-	Allowed  uint64 `json:"allowed" yaml:"allowed"`
+	// Run). Reservations are not counted.
+	Allowed uint64 `json:"allowed" yaml:"allowed"`
+	// Rejected counts calls refused their tokens, each with
+	// ErrRateLimited (or false from Allow).
 	Rejected uint64 `json:"rejected" yaml:"rejected"`
 }
 

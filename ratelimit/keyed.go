@@ -370,20 +370,30 @@ func (k *Keyed) Execute(ctx context.Context, fn func(context.Context) error) err
 // KeyedSnapshot is a point-in-time view of a Keyed limiter. Counters only
 // grow.
 type KeyedSnapshot struct {
-	// Rate, Burst, MaxKeys and IdleTimeout are the effective configuration.
-	Rate        float64       `json:"rate" yaml:"rate"`
-	Burst       int           `json:"burst" yaml:"burst"`
-	MaxKeys     int           `json:"maxKeys" yaml:"maxKeys"`
+	// Rate is the configured Rate of each key's bucket, in tokens per
+	// second.
+	Rate float64 `json:"rate" yaml:"rate"`
+	// Burst is the effective capacity of each key's bucket, in tokens, 1
+	// or more.
+	Burst int `json:"burst" yaml:"burst"`
+	// MaxKeys is the effective cap on remembered keys, 1 or more.
+	MaxKeys int `json:"maxKeys" yaml:"maxKeys"`
+	// IdleTimeout is the effective idle time before a key may be
+	// forgotten; in JSON, nanoseconds.
 	IdleTimeout time.Duration `json:"idleTimeout" yaml:"idleTimeout"`
 	// Keys is how many keys are remembered.
 	Keys int `json:"keys" yaml:"keys"`
-	// Allowed and Rejected count Allow's (and Run's) answers, all keys
+	// Allowed counts the calls Allow (and Run) let through, all keys
 	// together.
-	Allowed  uint64 `json:"allowed" yaml:"allowed"`
+	Allowed uint64 `json:"allowed" yaml:"allowed"`
+	// Rejected counts the calls Allow (and Run) refused, all keys
+	// together.
 	Rejected uint64 `json:"rejected" yaml:"rejected"`
 	// IdleEvictions counts keys forgotten for being idle with a full
-	// bucket; CapacityEvictions keys forgotten to stay within MaxKeys.
-	IdleEvictions     uint64 `json:"idleEvictions" yaml:"idleEvictions"`
+	// bucket.
+	IdleEvictions uint64 `json:"idleEvictions" yaml:"idleEvictions"`
+	// CapacityEvictions counts keys forgotten to stay within MaxKeys
+	// (their buckets perhaps not full: such a key starts afresh).
 	CapacityEvictions uint64 `json:"capacityEvictions" yaml:"capacityEvictions"`
 }
 

@@ -215,13 +215,16 @@ func (w *Window) Execute(ctx context.Context, fn func(context.Context) error) er
 // WindowSnapshot is a point-in-time view of a Window limiter. Counters only
 // grow.
 type WindowSnapshot struct {
-	// Limit and Window are the effective configuration.
-	Limit  int           `json:"limit" yaml:"limit"`
+	// Limit is the configured number of calls allowed per Window.
+	Limit int `json:"limit" yaml:"limit"`
+	// Window is the effective length of the sliding window; in JSON,
+	// nanoseconds.
 	Window time.Duration `json:"window" yaml:"window"`
 	// Estimate is the sliding count of calls now, as Allow judges it.
 	Estimate float64 `json:"estimate" yaml:"estimate"`
-	// Allowed and Rejected count Allow's (and Run's) answers.
-	Allowed  uint64 `json:"allowed" yaml:"allowed"`
+	// Allowed counts the calls Allow (and Run) let through.
+	Allowed uint64 `json:"allowed" yaml:"allowed"`
+	// Rejected counts the calls Allow (and Run) refused.
 	Rejected uint64 `json:"rejected" yaml:"rejected"`
 }
 

@@ -165,6 +165,7 @@ type candidate[T any] struct {
 
 // Member is one key of a Registry as Snapshot reports it.
 type Member struct {
+	// Key is the member's key, as given to Get.
 	Key string `json:"key"`
 	// Value is the member's snapshot, as SnapshotFunc reads it: what its
 	// Snapshot method returns for the policies of this module (a
@@ -182,32 +183,37 @@ type Member struct {
 type Stats struct {
 	// Keys is the number of members, those being built included.
 	Keys int `json:"keys"`
-	// MaxKeys and IdleTimeout are the effective limits.
-	MaxKeys     int           `json:"maxKeys"`
+	// MaxKeys is the effective cap on members, 1 or more.
+	MaxKeys int `json:"maxKeys"`
+	// IdleTimeout is the effective idle time before a member may be
+	// evicted; in JSON, nanoseconds.
 	IdleTimeout time.Duration `json:"idleTimeout"`
-	// Created counts members built; FactoryErrors factory calls that
-	// failed (or panicked).
-	Created       uint64 `json:"created"`
+	// Created counts members built.
+	Created uint64 `json:"created"`
+	// FactoryErrors counts factory calls that failed (or panicked).
 	FactoryErrors uint64 `json:"factoryErrors"`
-	// Evicted counts members evicted for idleness or to make room;
-	// Deleted those removed by Delete.
+	// Evicted counts members evicted for idleness or to make room.
 	Evicted uint64 `json:"evicted"`
+	// Deleted counts members removed by Delete.
 	Deleted uint64 `json:"deleted"`
 	// EvictedKept counts the members among Evicted that Keep held, which
-	// the cap evicted because every member was held; EvictedHeld those
-	// of them that rejected every call (see Config.Hold), whose keys were
-	// remembered. The others' state was lost.
+	// the cap evicted because every member was held. Those not in
+	// EvictedHeld lost their state.
 	EvictedKept uint64 `json:"evictedKept"`
+	// EvictedHeld counts the members among EvictedKept that rejected
+	// every call (see Config.Hold), whose keys were remembered.
 	EvictedHeld uint64 `json:"evictedHeld"`
 	// Remembered is the number of remembered keys whose rejection has not
-	// ended; MaxRemembered the capacity of their table.
-	Remembered    int `json:"remembered"`
+	// ended, 0 to MaxRemembered.
+	Remembered int `json:"remembered"`
+	// MaxRemembered is the capacity of the table of remembered keys (a
+	// multiple of 256).
 	MaxRemembered int `json:"maxRemembered"`
 	// Forgotten counts remembered keys given up before their rejection
-	// ended, to make room for others; Refused the Gets refused with a
-	// *HeldError.
+	// ended, to make room for others.
 	Forgotten uint64 `json:"forgotten"`
-	Refused   uint64 `json:"refused"`
+	// Refused counts the Gets refused with a *HeldError.
+	Refused uint64 `json:"refused"`
 	// OverCap counts members created while the registry was full and no
 	// other member could be evicted, every one being still built: the
 	// registry then holds more than MaxKeys until they are.
@@ -543,6 +549,7 @@ func (r *Registry[T]) judge(c candidate[T], tier int) bool {
 	if !r.keep(c.e.val) {
 		if r.remove(c.e, c.last) {
 			r.evicted.Add(1)
+			r.rememberIfHeld(c.e)
 			return true
 		}
 		return false
@@ -567,9 +574,35 @@ func (r *Registry[T]) judge(c candidate[T], tier int) bool {
 	if r.remove(c.e, c.last) {
 		r.evicted.Add(1)
 		r.evictedKept.Add(1)
+		r.rememberIfHeld(c.e)
 		return true
 	}
 	return false
+}
+
+// rememberIfHeld remembers the key of e, a member just removed as one that
+// need not be remembered, if it rejects every call after all. Keep and
+// Hold judged it outside any lock, before the removal: a call through a
+// reference a caller still holds may have tripped its breaker since, and
+// without this the next Get would build a closed breaker and send traffic
+// to the dependency the evicted one had just cut off. If a Get has built a
+// new member for the key meanwhile, that member stands.
+func (r *Registry[T]) rememberIfHeld(e *entry[T]) {
+	d := r.hold(e.val)
+	if d <= 0 {
+		return
+	}
+	now := r.now()
+	h := r.hash(e.key)
+	sh := r.shardOf(h)
+	sh.mu.Lock()
+	if _, live := sh.m[e.key]; !live {
+		r.evictedHeld.Add(1)
+		if r.remember(sh, h, untilAfter(now, d), now) {
+			r.forgotten.Add(1)
+		}
+	}
+	sh.mu.Unlock()
 }
 
 // file appends c to the candidates of a later tier.
@@ -619,6 +652,7 @@ func (r *Registry[T]) sweep(now int64) int {
 		}
 		if r.remove(c.e, c.last) {
 			n++
+			r.rememberIfHeld(c.e)
 		}
 	}
 	r.evicted.Add(uint64(n))

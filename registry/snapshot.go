@@ -78,6 +78,13 @@ func isNil(v any) bool {
 	return false
 }
 
+// MemberValue returns m's snapshot as Member.Value holds it: SnapshotFunc's,
+// a []any of its layers' snapshots for a *fusebox.Pipeline, nil otherwise.
+// It is for other sets of keyed policies that report themselves as
+// Members, the way a Registry does (fuseboxhttp's RoundTripper), so that
+// the dashboard and the metrics adapters read them all alike.
+func MemberValue(m any) any { return snapshotOf(m) }
+
 // snapshotOf returns m's snapshot for Member.Value: SnapshotFunc's, or a
 // []any of the layers' snapshots for a pipeline, nil otherwise.
 func snapshotOf(m any) any {

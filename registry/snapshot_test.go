@@ -66,3 +66,30 @@ func TestSnapshotFunc(t *testing.T) {
 		}
 	}
 }
+
+// MemberValue is what a Registry's Snapshot reports of a member, for other
+// sources of members (a fuseboxhttp RoundTripper).
+func TestMemberValue(t *testing.T) {
+	br, err := breaker.New(breaker.Config{Name: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := fusebox.New(br)
+	layers, ok := MemberValue(p).([]any)
+	if !ok || len(layers) != 1 {
+		t.Fatalf("MemberValue(pipeline) = %#v, want one layer", MemberValue(p))
+	}
+	if s, ok := layers[0].(breaker.Snapshot); !ok || s.Name != "b" {
+		t.Fatalf("layer = %#v, want b's breaker.Snapshot", layers[0])
+	}
+	if s, ok := MemberValue(br).(breaker.Snapshot); !ok || s.Name != "b" {
+		t.Fatalf("MemberValue(breaker) = %#v, want its snapshot", MemberValue(br))
+	}
+	if v := MemberValue(struct{}{}); v != nil {
+		t.Fatalf("MemberValue of an unknown type = %#v, want nil", v)
+	}
+	var nilPipe *fusebox.Pipeline
+	if v := MemberValue(nilPipe); v != nil {
+		t.Fatalf("MemberValue of a nil pipeline = %#v, want nil", v)
+	}
+}

@@ -157,9 +157,11 @@ func (b *Budget) TryWithdraw() bool {
 
 // BudgetSnapshot is a point-in-time view of a Budget.
 type BudgetSnapshot struct {
-	// Requests and Retries are the counts in the current window.
+	// Requests is how many requests (first attempts) the current window
+	// counts; it decreases as the window slides.
 	Requests int64 `json:"requests" yaml:"requests"`
-	Retries  int64 `json:"retries" yaml:"retries"`
+	// Retries is how many retries the current window counts.
+	Retries int64 `json:"retries" yaml:"retries"`
 	// Allowed is the most retries the window allows with its current
 	// requests: Ratio × Requests + MinRetriesPerSecond × Window.
 	Allowed float64 `json:"allowed" yaml:"allowed"`

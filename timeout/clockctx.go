@@ -165,7 +165,14 @@ func (c *clockCtx) end(err error, fired bool) {
 
 // release stops the timer and the parent registration and ends the context
 // with context.Canceled if it has not ended yet: the CancelFunc.
+//
+// It ends the context first: once ended, nothing arms it any more
+// (armLocked looks at the state under the mutex), so the timer and the
+// registration it then reads are all there is to stop. (Reading them
+// first let a Done racing the release arm both after the reading, and
+// they then outlived the context.)
 func (c *clockCtx) release() {
+	c.end(context.Canceled, false)
 	c.mu.Lock()
 	t, stop := c.timer, c.stopParent
 	c.mu.Unlock()
@@ -175,7 +182,6 @@ func (c *clockCtx) release() {
 	if stop != nil {
 		stop()
 	}
-	c.end(context.Canceled, false)
 }
 
 // timedOut reports whether the deadline ended the context, or has passed

@@ -3,7 +3,7 @@ module github.com/fusebox-go/fusebox/cmd/fusebox
 go 1.25
 
 require (
-	github.com/fusebox-go/fusebox v0.0.0
+	github.com/fusebox-go/fusebox v0.1.0
 	go.uber.org/goleak v1.3.0
 	gopkg.in/yaml.v3 v3.0.1
 )

@@ -5,7 +5,8 @@
 // so that the core module keeps to the standard library.
 //
 // The test needs Chromium at /usr/bin/chromium (the Debian package
-// chromium), or at the path in FUSEBOX_CHROMIUM; without it the test fails.
+// chromium), or at the path in FUSEBOX_CHROMIUM; without it the test is
+// skipped, or fails when the environment variable CI is "true".
 // Screenshots go to the directory in FUSEBOX_ARTIFACTS, or to a temporary
 // directory; the test logs their paths.
 package browsertest

@@ -95,13 +95,15 @@ func (w *Count) Record(k Kind) Counts {
 		w.totalIgnored.Add(1)
 		return Counts{}
 	}
+	// The call (pos) before its marks, and Totals reads them in the other
+	// order: a reading never finds a failure without its call.
+	seq := w.pos.Add(1)
 	if k&FailureBit != 0 {
 		w.totalFailures.Add(1)
 	}
 	if k&SlowBit != 0 {
 		w.totalSlow.Add(1)
 	}
-	seq := w.pos.Add(1)
 	slot := &w.slots[(seq-1)%uint64(len(w.slots))]
 	nv := seq<<kindBits | uint64(k&(FailureBit|SlowBit))
 	p := packed(nv)
@@ -169,14 +171,18 @@ func (w *Count) Counts() Counts {
 }
 
 // Totals returns the aggregate of every call ever recorded, in or out of
-// the window. Each field only ever grows.
+// the window. Each field only ever grows, and Failures and Slow never
+// exceed Calls.
 func (w *Count) Totals() Counts {
-	return Counts{
-		Calls:    w.pos.Load() + w.totalOnly.Load(),
+	// Marks before calls: see Record (and AddTotal, which counts the
+	// call first too).
+	c := Counts{
 		Failures: w.totalFailures.Load(),
 		Slow:     w.totalSlow.Load(),
 		Ignored:  w.totalIgnored.Load(),
 	}
+	c.Calls = w.totalOnly.Load() + w.pos.Load()
+	return c
 }
 
 // Size returns the window's capacity in calls.

@@ -32,7 +32,11 @@ const idxBits = 10
 // compare-and-swap that claims the bucket for its new epoch and moves its
 // old counts into the lifetime totals. Reading is O(B). Every counter is a
 // plain atomic word: the per-P accumulators an earlier version used were
-// measured no faster on two cores (docs/BENCHMARKS.md, "Per-P counters").
+// not reproducibly faster on two cores (docs/BENCHMARKS.md, "Per-P
+// counters"). Bringing them back would take a gain that reproduces, a
+// build that needs no go:linkname to the runtime, and Totals kept
+// monotonic across every fold of an accumulator into its bucket, not only
+// across retirements.
 type Time struct {
 	width int64 // nanoseconds per bucket
 	// cur caches the newest epoch and its bucket index, epoch<<idxBits |
@@ -280,6 +284,7 @@ func (w *Time) CountsAt(now int64) Counts {
 // at first). It never returns less than floor, field by field, nor more
 // than the calls recorded: successive readings fed back as the floor never
 // decrease, as the monotonic counters they feed (Prometheus's) require.
+// Failures and Slow never exceed Calls.
 //
 // A bucket's retirement moves its counts into the retired totals, and a
 // reading that overlapped one could miss the moved calls. So Totals
@@ -300,7 +305,7 @@ func (w *Time) Totals(floor Counts) Counts {
 			if w.moves.Load() == before { // and none since
 				// Exact as of the start of the reading, which is
 				// after floor's: never below it.
-				return c
+				return c.marksWithinCalls()
 			}
 		}
 		if try >= 4 {
@@ -314,6 +319,16 @@ func (w *Time) Totals(floor Counts) Counts {
 	c.Failures = max(c.Failures, floor.Failures)
 	c.Slow = max(c.Slow, floor.Slow)
 	c.Ignored = max(c.Ignored, floor.Ignored)
+	return c.marksWithinCalls()
+}
+
+// marksWithinCalls caps Failures and Slow at Calls. A reading racing a
+// retirement (which moves a bucket's calls before its marks) can find a
+// mark whose call it missed; capped, it still never goes below a floor
+// that was capped too.
+func (c Counts) marksWithinCalls() Counts {
+	c.Failures = min(c.Failures, c.Calls)
+	c.Slow = min(c.Slow, c.Calls)
 	return c
 }
 
@@ -329,10 +344,11 @@ func (w *Time) totals() Counts {
 	c := w.retired.load()
 	for i := range w.buckets {
 		b := &w.buckets[i]
-		c.Calls += b.calls.Load()
+		// Marks before calls: see record.
 		c.Failures += b.failures.Load()
 		c.Slow += b.slow.Load()
 		c.Ignored += b.ignored.Load()
+		c.Calls += b.calls.Load()
 	}
 	return c
 }

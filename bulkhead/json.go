@@ -1,0 +1,18 @@
+package bulkhead
+
+import "github.com/fusebox-go/fusebox/internal/jsonconfig"
+
+// UnmarshalJSON decodes c from a JSON object as encoding/json would, except
+// that a duration field takes a string such as "5s", "1m30s" or "250ms"
+// (time.ParseDuration's), as YAML decoders do, as well as a whole number of
+// nanoseconds. An error about a field names it (bulkhead.Config.Field).
+// Fields absent from the object keep their values. Encoding is unchanged:
+// durations are written as numbers of nanoseconds, which decode back to the
+// same value. A json.Decoder's DisallowUnknownFields does not reach inside a
+// type with its own UnmarshalJSON: unknown fields are ignored. A struct that
+// embeds a Config gets this method too, which then decodes only the Config's
+// fields: name the field (Config bulkhead.Config) instead.
+func (c *Config) UnmarshalJSON(data []byte) error {
+	type plain Config
+	return jsonconfig.Unmarshal(data, (*plain)(c), "bulkhead.Config")
+}
