@@ -50,7 +50,6 @@ func TestEventsSlowSubscriberDropsAndCounts(t *testing.T) {
 		<-release
 		delivered++
 	}, 4)
-	start := time.Now()
 	for i := 0; i < 100; i++ {
 		bus.Publish(Event{Kind: EventRejected})
 	}
@@ -64,7 +63,6 @@ func TestEventsSlowSubscriberDropsAndCounts(t *testing.T) {
 	if delivered+int(sub.Dropped()) != 100 {
 		t.Fatalf("delivered %d + dropped %d != 100 published", delivered, sub.Dropped())
 	}
-	_ = start
 	bus.Close()
 }
 

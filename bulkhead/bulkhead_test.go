@@ -185,7 +185,7 @@ func TestMaxWait(t *testing.T) {
 	held, _ := b.Acquire(context.Background())
 	defer held.Release()
 	w := queue(t, b, context.Background())
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 	clk.Advance(999 * time.Millisecond)
 	select {
 	case a := <-w:
@@ -211,7 +211,7 @@ func TestQueuedAdmissionStopsTimer(t *testing.T) {
 	b := mustNew(t, Config{MaxConcurrent: 1, MaxQueue: 1, MaxWait: time.Minute, Clock: clk})
 	held, _ := b.Acquire(context.Background())
 	w := queue(t, b, context.Background())
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 	clk.Advance(3 * time.Second)
 	held.Release()
 	a := <-w
@@ -277,7 +277,7 @@ func TestWaitEndsAsSlotArrives(t *testing.T) {
 		held, _ := b.Acquire(context.Background())
 		ctx, cancel := context.WithCancel(context.Background())
 		w := queue(t, b, ctx)
-		clk.BlockUntil(1)
+		testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 		if i%2 == 0 {
 			clk.Advance(time.Second)
 		} else {

@@ -31,7 +31,7 @@ func TestBulkheadEvents(t *testing.T) {
 
 	// Admitted after 2s in the queue.
 	w := queue(t, b, ctx)
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 	if err := b.Execute(ctx, func(context.Context) error { return nil }); err != ErrBulkheadFull {
 		t.Fatalf("Execute with a full queue: %v", err)
 	}
@@ -47,7 +47,7 @@ func TestBulkheadEvents(t *testing.T) {
 
 	// Turned away after MaxWait.
 	w = queue(t, b, ctx)
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 	clk.Advance(5 * time.Second)
 	if a := <-w; a.err != ErrBulkheadFull {
 		t.Fatalf("after MaxWait: %v", a.err)
@@ -57,7 +57,7 @@ func TestBulkheadEvents(t *testing.T) {
 	// Gone after 1s because its context ended.
 	cctx, cancel := context.WithCancel(ctx)
 	w = queue(t, b, cctx)
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the queued caller's MaxWait timer")
 	clk.Advance(time.Second)
 	cancel()
 	if a := <-w; a.err != context.Canceled {

@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 const backendBody = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -118,7 +120,7 @@ func TestRoundTripperLatency(t *testing.T) {
 		_, body, err := get(context.Background(), t, c, srv.URL)
 		done <- result{body, err}
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	if hits.Load() != 0 {
 		t.Fatal("sent before the latency passed")
 	}
@@ -132,7 +134,7 @@ func TestRoundTripperLatency(t *testing.T) {
 		_, _, err := get(ctx, t, c, srv.URL)
 		done <- result{err: err}
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	cancel()
 	if r := <-done; !errors.Is(r.err, context.Canceled) || hits.Load() != 1 {
 		t.Fatalf("%+v, hits %d", r, hits.Load())
@@ -159,15 +161,45 @@ func TestRoundTripperReset(t *testing.T) {
 	}
 }
 
+// getWithin sends a GET to url through c under a timeout of d and returns
+// how long it took and its error. The clock starts before the deadline is
+// armed, so a request held until its context ends takes at least d however
+// late this goroutine runs on a loaded machine (measured from after the
+// deadline was set, it took 19.6ms of a 20ms timeout once); the upper bound
+// is testwait.Limit, past which the test fails as a request that outlived
+// its context.
+func getWithin(t *testing.T, c *http.Client, url string, d time.Duration) (time.Duration, error) {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		took time.Duration
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := c.Do(req)
+		if err == nil {
+			_, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		done <- result{time.Since(start), err}
+	}()
+	r := testwait.Recv(t, done, fmt.Sprintf("a request under a %v timeout to end", d))
+	return r.took, r.err
+}
+
 func TestRoundTripperBlackhole(t *testing.T) {
 	srv, hits := backend(t)
 	inj := newInjector(t, Config{Fault: Fault{Seed: 1, Blackhole: BlackholeFault{Probability: 1}}})
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	_, _, err := get(ctx, t, chaosClient(t, inj), srv.URL)
-	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) < 20*time.Millisecond {
-		t.Fatalf("error %v after %v", err, time.Since(start))
+	took, err := getWithin(t, chaosClient(t, inj), srv.URL, 20*time.Millisecond)
+	if !errors.Is(err, context.DeadlineExceeded) || took < 20*time.Millisecond {
+		t.Fatalf("error %v after %v, want context.DeadlineExceeded after at least the 20ms timeout", err, took)
 	}
 	if hits.Load() != 0 || inj.Snapshot().Blackholes != 1 {
 		t.Fatal("the request reached the backend")
@@ -264,7 +296,7 @@ func TestMiddlewareLatency(t *testing.T) {
 		defer close(done)
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	if hits.Load() != 0 {
 		t.Fatal("handler ran before the latency passed")
 	}
@@ -282,7 +314,7 @@ func TestMiddlewareLatency(t *testing.T) {
 		defer close(done)
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil).WithContext(ctx))
 	}()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	cancel()
 	<-done
 	if hits.Load() != 1 || rec.Body.Len() != 0 {

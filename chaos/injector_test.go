@@ -14,6 +14,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 func newInjector(t testing.TB, c Config) *Injector {
@@ -136,7 +137,7 @@ func TestPolicyLatency(t *testing.T) {
 	var calls atomic.Int64
 	done := make(chan error, 1)
 	go func() { done <- run(context.Background(), inj, &calls) }()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	clk.Advance(199 * time.Millisecond)
 	select {
 	case err := <-done:
@@ -162,7 +163,7 @@ func TestPolicyLatencyHonorsContext(t *testing.T) {
 	var calls atomic.Int64
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, inj, &calls) }()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) || calls.Load() != 0 {
 		t.Fatalf("error %v, calls %d; want context.Canceled and no call", err, calls.Load())
@@ -183,7 +184,7 @@ func TestPolicyLatencyThenError(t *testing.T) {
 	done := make(chan error, 1)
 	var calls atomic.Int64
 	go func() { done <- run(context.Background(), inj, &calls) }()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the injected latency's timer")
 	clk.Advance(time.Second)
 	if err := <-done; err != ErrInjected {
 		t.Fatalf("error %v, want a slow failure", err)

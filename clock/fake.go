@@ -1,6 +1,8 @@
 package clock
 
 import (
+	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"sync"
@@ -16,6 +18,14 @@ import (
 // of the clock held, so a callback may use the clock. Channel timers behave as
 // time.Timer does since Go 1.23: Stop and Reset discard a time that was sent
 // but not yet received, and report such a timer as still pending.
+//
+// Advance and Set fire every timer due by their target, including one that
+// another goroutine creates while they run: a goroutine woken by a channel
+// timer may arm its next timer before Advance returns, and if that one is
+// due by the target it fires in the same Advance. So a test that steps a
+// goroutine through its waits one at a time advances by exactly the wait it
+// expects (the next timer is then due after the target), not by a generous
+// margin that would cover two waits.
 //
 // The zero value is not usable; create one with NewFake.
 type Fake struct {
@@ -183,17 +193,32 @@ func (f *Fake) Timers() int {
 
 // BlockUntil waits until at least n timers are pending: the way a test waits
 // for a goroutine under test to start waiting on the clock before advancing
-// it.
+// it. It waits forever if no timer comes; tests should prefer
+// BlockUntilContext, which a deadline bounds, so that a goroutine that never
+// arms its timer fails the test instead of hanging it.
 func (f *Fake) BlockUntil(n int) {
+	_ = f.BlockUntilContext(context.Background(), n)
+}
+
+// BlockUntilContext waits until at least n timers are pending, as
+// BlockUntil does, or until ctx ends. It returns nil in the first case; in
+// the second an error that wraps ctx.Err() and says how many timers were
+// pending.
+func (f *Fake) BlockUntilContext(ctx context.Context, n int) error {
 	for {
 		f.mu.Lock()
-		if len(f.timers) >= n {
+		have := len(f.timers)
+		if have >= n {
 			f.mu.Unlock()
-			return
+			return nil
 		}
 		ch := f.changed
 		f.mu.Unlock()
-		<-ch
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("clock: %d timer(s) pending on the fake clock, want at least %d: %w", have, n, ctx.Err())
+		}
 	}
 }
 

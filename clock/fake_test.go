@@ -2,9 +2,12 @@ package clock_test
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -246,7 +249,7 @@ func TestFakeCallbackUsesClock(t *testing.T) {
 		_ = f.Nanotime()
 		_ = f.Timers()
 		if resets == 0 {
-			f.BlockUntil(1) // the victim is pending
+			testwait.Timers(t, f, 1, "the victim's timer")
 			stopResult = victim.Stop()
 		}
 		ch := f.NewTimer(0)
@@ -561,6 +564,63 @@ func TestFakeBlockUntil(t *testing.T) {
 		t.Fatal("BlockUntil(2) did not return once 2 timers were pending")
 	}
 	f.Advance(time.Hour)
+}
+
+// TestFakeBlockUntilContext: the bounded wait returns nil once enough
+// timers are pending, and an error wrapping the context's when it ends
+// first, naming how many there were.
+func TestFakeBlockUntilContext(t *testing.T) {
+	f := clock.NewFake(time.Time{})
+	if err := f.BlockUntilContext(context.Background(), 0); err != nil {
+		t.Fatalf("BlockUntilContext(0) = %v, want nil", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := f.BlockUntilContext(ctx, 1)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("BlockUntilContext(done ctx, 1) = %v, want context.Canceled", err)
+	}
+	if want := "0 timer(s) pending on the fake clock, want at least 1"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q does not say %q", err, want)
+	}
+
+	short, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	f.AfterFunc(time.Hour, func() {})
+	if err := f.BlockUntilContext(short, 2); !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "1 timer(s) pending") {
+		t.Fatalf("BlockUntilContext(10ms, 2) with 1 timer = %v, want DeadlineExceeded naming 1 pending", err)
+	}
+
+	ctx, cancel = context.WithTimeout(context.Background(), testwait.Limit)
+	defer cancel()
+	woke := make(chan time.Time)
+	go func() {
+		tm := f.NewTimer(time.Minute)
+		woke <- <-tm.C()
+	}()
+	if err := f.BlockUntilContext(ctx, 2); err != nil {
+		t.Fatalf("BlockUntilContext(2) with a goroutine creating the second timer: %v", err)
+	}
+	f.Advance(time.Hour)
+	if v := testwait.Recv(t, woke, "the goroutine's timer"); !v.Equal(epoch.Add(time.Minute)) {
+		t.Errorf("goroutine woke with %v", v)
+	}
+
+	// testwait.TimersErr, the helper the other tests use, names what it
+	// waited for.
+	if err := testwait.TimersErr(canceledWaiter{f}, 1, "the sweeper's timer"); err == nil || !strings.Contains(err.Error(), "the sweeper's timer") {
+		t.Errorf("TimersErr = %v, want an error naming what it waited for", err)
+	}
+}
+
+// canceledWaiter is a fake clock whose waits have already timed out.
+type canceledWaiter struct{ f *clock.Fake }
+
+func (w canceledWaiter) BlockUntilContext(_ context.Context, n int) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return w.f.BlockUntilContext(ctx, n)
 }
 
 // TestFakeConcurrent runs goroutines that create and stop timers and read

@@ -728,7 +728,7 @@ func TestStartClose(t *testing.T) {
 	}
 	d.Start()
 	d.Start() // no second sampler
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the sampler's timer")
 	for i := range 3 {
 		_ = b.Execute(context.Background(), ok)
 		clk.Advance(time.Second)
@@ -737,7 +737,7 @@ func TestStartClose(t *testing.T) {
 			defer d.mu.Unlock()
 			return d.seq >= uint64(i+2)
 		})
-		clk.BlockUntil(1)
+		testwait.Timers(t, clk, 1, "the sampler's re-armed timer")
 	}
 	if err := d.Close(); err != nil {
 		t.Fatal(err)

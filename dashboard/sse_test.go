@@ -190,7 +190,7 @@ func TestEventsPushSamplesWithoutBus(t *testing.T) {
 	if ev, st := s.next(); ev != "status" || st.Seq != 1 {
 		t.Fatalf("first event %q, seq %d", ev, st.Seq)
 	}
-	clk.BlockUntil(2) // the sampler's timer and the stream's heartbeat
+	testwait.Timers(t, clk, 2, "the sampler's timer and the stream's heartbeat")
 	for range 4 {
 		_ = b.Execute(context.Background(), ok)
 	}
@@ -212,7 +212,7 @@ func TestEventsHeartbeat(t *testing.T) {
 	t.Cleanup(srv.Close)
 	s := openStream(t, srv)
 	s.next()
-	clk.BlockUntil(2)
+	testwait.Timers(t, clk, 2, "the sampler's timer and the stream's heartbeat")
 	clk.Advance(100 * time.Millisecond)
 	for {
 		l, err := s.line()

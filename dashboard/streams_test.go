@@ -150,7 +150,7 @@ func TestEventsBuildStatusOncePerSample(t *testing.T) {
 		t.Errorf("%d streams connecting between two samples built the status %d times, want once", streams, n)
 	}
 	for i := range samples {
-		clk.BlockUntil(1 + streams) // the sampler's timer and each stream's heartbeat
+		testwait.Timers(t, clk, 1+streams, "the sampler's timer and each stream's heartbeat")
 		before := d.builds.Load()
 		_ = b.Execute(context.Background(), ok)
 		clk.Advance(time.Second)

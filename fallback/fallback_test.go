@@ -12,6 +12,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fallback"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/timeout"
 )
 
@@ -197,16 +198,22 @@ func TestOverTimeout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	type result struct {
+		v   string
+		err error
+	}
+	done := make(chan result, 1)
 	go func() {
-		fake.BlockUntil(1)
-		fake.Advance(time.Second)
+		v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (string, error) {
+			<-ctx.Done()
+			return "partial", ctx.Err()
+		})
+		done <- result{v, err}
 	}()
-	v, err := fusebox.Do(context.Background(), pl, func(ctx context.Context) (string, error) {
-		<-ctx.Done()
-		return "partial", ctx.Err()
-	})
-	if err != nil || v != "cached" {
-		t.Fatalf("Do = %q, %v; want the fallback's value", v, err)
+	testwait.Timers(t, fake, 1, "the timeout's timer")
+	fake.Advance(time.Second)
+	if r := testwait.Recv(t, done, "the call"); r.err != nil || r.v != "cached" {
+		t.Fatalf("Do = %q, %v; want the fallback's value", r.v, r.err)
 	}
 	if !errors.Is(seen, fusebox.ErrTimeout) {
 		t.Fatalf("fallback saw %v, want ErrTimeout", seen)

@@ -228,7 +228,7 @@ func TestRetryThroughPipeline(t *testing.T) {
 			done <- result{resp, err}
 		}()
 		for range waits {
-			rc.BlockUntil(1)
+			testwait.Timers(t, rc, 1, "the retry's wait")
 			rc.Advance(10 * time.Millisecond)
 		}
 		res := testwait.Recv(t, done, "retried call")
@@ -421,7 +421,7 @@ func TestHedgeAttemptsGetOwnReplies(t *testing.T) {
 	}()
 	testwait.Recv(t, h.svc.entered, "the first attempt at the server")
 	h.svc.stopHolding() // the hedge, unlike the first attempt, answers at once
-	hc.BlockUntil(1)
+	testwait.Timers(t, hc, 1, "the hedge's timer")
 	hc.Advance(10 * time.Millisecond)
 	res := testwait.Recv(t, done, "the hedged call")
 	if res.err != nil {

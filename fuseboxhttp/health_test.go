@@ -194,7 +194,7 @@ func TestHealthCheckTimeout(t *testing.T) {
 	}))
 	done := make(chan fuseboxhttp.Report, 1)
 	go func() { done <- h.Readiness(context.Background()) }()
-	testwait.Within(t, "the check's timer", func() { fake.BlockUntil(1) })
+	testwait.Timers(t, fake, 1, "the check's timer")
 	fake.Advance(2 * time.Second)
 	r := testwait.Recv(t, done, "the probe")
 	if c := r.Checks["slow"]; r.OK() || c.Status != "fail" || !strings.Contains(c.Error, "timed out after 2s") || c.DurationMs != 2000 {
@@ -219,7 +219,7 @@ func TestHealthStuckCheck(t *testing.T) {
 	done := make(chan fuseboxhttp.Report, 1)
 	go func() { done <- h.Readiness(context.Background()) }()
 	testwait.Recv(t, started, "the check to start")
-	testwait.Within(t, "the check's timer", func() { fake.BlockUntil(1) })
+	testwait.Timers(t, fake, 1, "the check's timer")
 	fake.Advance(3 * time.Second)
 	r := testwait.Recv(t, done, "the probe")
 	if c := r.Checks["rude"]; c.Status != "fail" || !strings.Contains(c.Error, "timed out after 3s") {

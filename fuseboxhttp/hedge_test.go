@@ -85,7 +85,7 @@ func TestHedgeDoesNotResendNonIdempotentRequest(t *testing.T) {
 		done <- result{status: resp.StatusCode}
 	}()
 	testwait.Recv(t, arrived, "the first attempt at the server")
-	fake.BlockUntil(1) // the hedge's timer
+	testwait.Timers(t, fake, 1, "the hedge's timer")
 	fake.Advance(20 * time.Millisecond)
 	// Do returns only when every attempt has: a hedge that sent the POST
 	// again has been counted by the server by then.

@@ -159,7 +159,7 @@ func TestLoadShedderQueue(t *testing.T) {
 		}
 		second <- resp.StatusCode
 	}()
-	testwait.Within(t, "the queued request's timer", func() { fake.BlockUntil(1) })
+	testwait.Timers(t, fake, 1, "the queued request's timer")
 	fake.Advance(time.Second)
 	if code := testwait.Recv(t, second, "the queued request"); code != 503 {
 		t.Fatalf("queued request after MaxWait: %d, want 503", code)

@@ -101,7 +101,7 @@ func TestServeGracefulShutdown(t *testing.T) {
 	testwait.Recv(t, rig.entered, "the in-flight request")
 
 	rig.cancel() // SIGTERM
-	testwait.Within(t, "the drain delay to start", func() { rig.fake.BlockUntil(1) })
+	testwait.Timers(t, rig.fake, 1, "the drain delay to start")
 	// Draining: still serving, but not ready.
 	if code, err := rig.status(t, "/readyz"); err != nil || code != 503 {
 		t.Fatalf("/readyz while draining: %d %v, want 503", code, err)
@@ -152,7 +152,7 @@ func TestServeShutdownTimeout(t *testing.T) {
 	}()
 	testwait.Recv(t, rig.entered, "the in-flight request")
 	rig.cancel()
-	testwait.Within(t, "Shutdown's timer", func() { rig.fake.BlockUntil(1) })
+	testwait.Timers(t, rig.fake, 1, "Shutdown's timer")
 	rig.fake.Advance(10 * time.Second)
 	err := testwait.Recv(t, rig.served, "Serve")
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "ShutdownTimeout 10s") {

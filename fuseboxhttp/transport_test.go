@@ -334,7 +334,7 @@ func TestRoundTripperHonorsRetryAfter(t *testing.T) {
 		resp, body, err := get(t, c, ts.URL)
 		done <- result{resp, body, err}
 	}()
-	testwait.Within(t, "the retry's wait", func() { fake.BlockUntil(1) })
+	testwait.Timers(t, fake, 1, "the retry's wait")
 	fake.Advance(6 * time.Second)
 	select {
 	case r := <-done:

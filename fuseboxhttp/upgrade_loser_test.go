@@ -10,6 +10,7 @@ import (
 
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // upgradedConn stands for the connection a 101 response hands over as its
@@ -84,7 +85,7 @@ func TestLosingUpgradeIsClosedNotDrained(t *testing.T) {
 		done <- result{resp, err}
 	}()
 	<-firstIn
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the hedge's timer")
 	fake.Advance(10 * time.Millisecond) // the hedge: gets its 101 at once and wins
 	select {
 	case r := <-done:

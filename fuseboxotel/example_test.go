@@ -126,7 +126,7 @@ func ExampleNewTracingPolicy() {
 	tracer := provider.Tracer(fuseboxotel.ScopeName)
 
 	fake := clock.NewFake(time.Time{}) // a real program leaves the clock out
-	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Retryable: func(error) bool { return true }, Clock: fake})
+	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.BackoffConstant, InitialInterval: time.Second, Retryable: func(error) bool { return true }, Clock: fake})
 	tp, _ := fuseboxotel.NewTracingPolicy(tracer, "payments")
 	p, _ := fusebox.New(tp, rp, tp.Attempt())
 
@@ -135,9 +135,16 @@ func ExampleNewTracingPolicy() {
 	go func() {
 		done <- p.Run(ctx, func(context.Context) error { return errors.New("unavailable") })
 	}()
-	for range 2 { // the retry's two waits, on the fake clock
-		fake.BlockUntil(1)
-		fake.Advance(time.Minute)
+	// The retry's two waits of a second, on the fake clock: one step of
+	// exactly a second each (a longer step could fire the next wait too),
+	// once the retry waits (a test bounds the wait).
+	waitCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for range 2 {
+		if err := fake.BlockUntilContext(waitCtx, 1); err != nil {
+			panic(err)
+		}
+		fake.Advance(time.Second)
 	}
 	<-done
 	span.End()

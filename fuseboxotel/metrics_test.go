@@ -3,6 +3,7 @@ package fuseboxotel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/fusebox-go/fusebox/fallback"
 	"github.com/fusebox-go/fusebox/fuseboxotel"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/registry"
 	"github.com/fusebox-go/fusebox/retry"
@@ -146,7 +148,7 @@ func TestPolicyMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, err := retry.New(retry.Config{MaxAttempts: 3, Retryable: func(error) bool { return true }, Clock: fake})
+	rp, err := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.BackoffConstant, InitialInterval: retryWait, Retryable: func(error) bool { return true }, Clock: fake})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,14 +186,15 @@ func TestPolicyMetrics(t *testing.T) {
 		t.Fatalf("second bulkhead call: %v, want ErrBulkheadFull", err)
 	}
 
-	// Retry: three failing attempts, the waits passed on the fake clock.
-	retried := make(chan error)
+	// Retry: three failing attempts, the waits passed on the fake clock one
+	// at a time (see retryWait).
+	retried := make(chan error, 1)
 	go func() { retried <- rp.Execute(bg, func(context.Context) error { return errBoom }) }()
-	for range 2 {
-		fake.BlockUntil(1)
-		fake.Advance(time.Minute)
+	for i := range 2 {
+		testwait.Timers(t, fake, 1, fmt.Sprintf("the retry's wait %d of 2", i+1))
+		fake.Advance(retryWait)
 	}
-	if err := <-retried; !errors.Is(err, fusebox.ErrRetriesExhausted) {
+	if err := testwait.Recv(t, retried, "the retried call"); !errors.Is(err, fusebox.ErrRetriesExhausted) {
 		t.Fatalf("retry: %v, want ErrRetriesExhausted", err)
 	}
 

@@ -20,6 +20,7 @@ import (
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxotel"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/ratelimit"
 	"github.com/fusebox-go/fusebox/retry"
 )
@@ -59,6 +60,13 @@ func eventsOf(s sdktrace.ReadOnlySpan, name string) []sdktrace.Event {
 	return out
 }
 
+// retryWait is the constant delay of the tests' retry policies. A test
+// advances the fake clock by exactly this much per wait: a longer step
+// (the tests used to advance a minute over jittered delays) may fire the
+// next wait too, when the retrying goroutine arms it before Advance
+// returns, and the test then waits for a timer that has come and gone.
+const retryWait = time.Second
+
 // runRetried runs p under a parent span while advancing the fake clock
 // over the retry's waits, and returns the parent span once ended.
 func runRetried(t *testing.T, tracer trace.Tracer, sr interface {
@@ -69,10 +77,10 @@ func runRetried(t *testing.T, tracer trace.Tracer, sr interface {
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, fn) }()
 	for range waits {
-		fake.BlockUntil(1)
-		fake.Advance(time.Minute)
+		testwait.Timers(t, fake, 1, "the retry's wait")
+		fake.Advance(retryWait)
 	}
-	err := <-done
+	err := testwait.Recv(t, done, "the retried call")
 	parent.End()
 	ps := spansNamed(sr.Ended(), "parent")
 	if len(ps) != 1 {
@@ -90,7 +98,7 @@ func TestAttemptSpansUnderRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Retryable: func(error) bool { return true }, Clock: fake})
+	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.BackoffConstant, InitialInterval: retryWait, Retryable: func(error) bool { return true }, Clock: fake})
 	p, _ := fusebox.New(tp, rp, tp.Attempt())
 
 	var calls atomic.Int32
@@ -146,7 +154,7 @@ func TestRetriesExhaustedEvent(t *testing.T) {
 	tracer, sr := newTracer(t)
 	fake := clock.NewFake(time.Time{})
 	tp, _ := fuseboxotel.NewTracingPolicy(tracer, "payments")
-	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Retryable: func(error) bool { return true }, Clock: fake})
+	rp, _ := retry.New(retry.Config{MaxAttempts: 3, Backoff: retry.BackoffConstant, InitialInterval: retryWait, Retryable: func(error) bool { return true }, Clock: fake})
 	p, _ := fusebox.New(tp, rp, tp.Attempt())
 	parent, err := runRetried(t, tracer, sr, fake, p, 2, fail)
 	if !errors.Is(err, fusebox.ErrRetriesExhausted) {
@@ -310,7 +318,7 @@ func TestHedgeAttemptSpans(t *testing.T) {
 		})
 	}()
 	<-entered
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the hedge's timer")
 	fake.Advance(10 * time.Millisecond)
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)

@@ -20,6 +20,7 @@ import (
 	"github.com/fusebox-go/fusebox/bulkhead"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxprom"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/registry"
 	"github.com/fusebox-go/fusebox/retry"
 	"github.com/fusebox-go/fusebox/timeout"
@@ -189,7 +190,7 @@ func TestRetry(t *testing.T) {
 			})
 		}()
 		for range waits {
-			fc.BlockUntil(1)
+			testwait.Timers(t, fc, 1, "the retry's wait")
 			fc.Advance(time.Second)
 		}
 		return <-done

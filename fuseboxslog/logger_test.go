@@ -17,6 +17,7 @@ import (
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/fuseboxslog"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/retry"
 )
 
@@ -165,7 +166,7 @@ func TestRetryInPipeline(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background(), func(context.Context) error { return errBoom }) }()
-	fc.BlockUntil(1)
+	testwait.Timers(t, fc, 1, "the retry's wait")
 	fc.Advance(time.Second)
 	if err := <-done; !errors.Is(err, fusebox.ErrRetriesExhausted) {
 		t.Fatalf("Run = %v, want ErrRetriesExhausted", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 )
 
 // errNotFound is a definite answer: the Classifier of notFoundPipeline
@@ -45,7 +46,8 @@ func notFoundPipeline(t *testing.T) (*fusebox.Pipeline, *clock.Fake) {
 // hedgedDo runs fn through pl with Do, waits until fn's first attempt has
 // closed started, moves fake past the hedge delay so that a hedge starts,
 // and returns what Do returned.
-func hedgedDo(pl *fusebox.Pipeline, fake *clock.Fake, started <-chan struct{}, fn func(context.Context) (int, error)) (int, error) {
+func hedgedDo(t *testing.T, pl *fusebox.Pipeline, fake *clock.Fake, started <-chan struct{}, fn func(context.Context) (int, error)) (int, error) {
+	t.Helper()
 	type res struct {
 		v   int
 		err error
@@ -55,10 +57,10 @@ func hedgedDo(pl *fusebox.Pipeline, fake *clock.Fake, started <-chan struct{}, f
 		v, err := fusebox.Do(context.Background(), pl, fn)
 		done <- res{v, err}
 	}()
-	<-started
-	fake.BlockUntil(1)
+	testwait.Recv(t, started, "the first attempt")
+	testwait.Timers(t, fake, 1, "the hedge's timer")
 	fake.Advance(10 * time.Millisecond)
-	r := <-done
+	r := testwait.Recv(t, done, "the hedged call")
 	return r.v, r.err
 }
 
@@ -70,7 +72,7 @@ func TestDoGetsWinnerValueWhenClassifierCallsErrorSuccess(t *testing.T) {
 	pl, fake := notFoundPipeline(t)
 	var n atomic.Int32
 	started := make(chan struct{})
-	v, err := hedgedDo(pl, fake, started, func(ctx context.Context) (int, error) {
+	v, err := hedgedDo(t, pl, fake, started, func(ctx context.Context) (int, error) {
 		if n.Add(1) == 1 { // the slow first attempt
 			close(started)
 			<-ctx.Done()
@@ -95,7 +97,7 @@ func TestDoValueMatchesWinnerWhenLoserLaterSucceeds(t *testing.T) {
 	var n atomic.Int32
 	firstStarted := make(chan struct{})
 	hedgeStarted := make(chan struct{})
-	v, err := hedgedDo(pl, fake, firstStarted, func(ctx context.Context) (int, error) {
+	v, err := hedgedDo(t, pl, fake, firstStarted, func(ctx context.Context) (int, error) {
 		if n.Add(1) == 1 {
 			close(firstStarted)
 			<-hedgeStarted
@@ -122,7 +124,7 @@ func TestDoPairsWinnerErrorWithWinnerValue(t *testing.T) {
 	var n atomic.Int32
 	firstStarted := make(chan struct{})
 	hedgeStarted := make(chan struct{})
-	v, err := hedgedDo(pl, fake, firstStarted, func(ctx context.Context) (int, error) {
+	v, err := hedgedDo(t, pl, fake, firstStarted, func(ctx context.Context) (int, error) {
 		if n.Add(1) == 1 {
 			close(firstStarted)
 			<-hedgeStarted

@@ -34,7 +34,12 @@ func Example() {
 	firstStarted := make(chan struct{})
 	go func() {
 		<-firstStarted
-		fake.BlockUntil(1) // Run is waiting for the delay
+		// Once Run waits for the delay (a test bounds the wait), 50ms pass.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := fake.BlockUntilContext(ctx, 1); err != nil {
+			panic(err)
+		}
 		fake.Advance(50 * time.Millisecond)
 	}()
 	replica, err := fusebox.Do(context.Background(), pipeline, func(ctx context.Context) (string, error) {

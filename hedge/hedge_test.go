@@ -14,6 +14,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/hedge"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/timeout"
 )
 
@@ -76,6 +77,7 @@ func (s *script) fn(ctx context.Context) error {
 }
 
 type fixture struct {
+	t      testing.TB
 	p      *hedge.Policy
 	fake   *clock.Fake
 	hedges []int
@@ -84,7 +86,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, cfg hedge.Config) *fixture {
 	t.Helper()
-	f := &fixture{fake: clock.NewFake(time.Time{})}
+	f := &fixture{t: t, fake: clock.NewFake(time.Time{})}
 	cfg.Clock = f.fake
 	cfg.OnHedge = func(n int) {
 		f.mu.Lock()
@@ -112,12 +114,13 @@ func (f *fixture) runAsync(ctx context.Context, fn func(context.Context) error) 
 }
 
 // hedgeAfter waits for the caller's attempt and its timer, then moves the
-// clock by d.
+// clock by d. It must be called from the test's goroutine.
 func (f *fixture) hedgeAfter(s *script, d time.Duration) {
-	if got := <-s.started; got != 0 {
-		panic("first attempt is not attempt 0")
+	f.t.Helper()
+	if got := testwait.Recv(f.t, s.started, "the caller's attempt"); got != 0 {
+		f.t.Fatalf("attempt %d started first, want the caller's (0)", got)
 	}
-	f.fake.BlockUntil(1)
+	testwait.Timers(f.t, f.fake, 1, "the hedge's timer")
 	f.fake.Advance(d)
 }
 
@@ -460,7 +463,7 @@ func TestInPipelineDoGetsWinnerValue(t *testing.T) {
 		ch <- res{v, err}
 	}()
 	<-started
-	f.fake.BlockUntil(1)
+	testwait.Timers(t, f.fake, 1, "the hedge's timer")
 	f.fake.Advance(10 * time.Millisecond)
 	if r := <-ch; r.err != nil || r.v != "fast" {
 		t.Fatalf("Do = %q, %v; want the hedge's value", r.v, r.err)
@@ -532,7 +535,7 @@ func TestUnderTimeout(t *testing.T) {
 	ch := make(chan error, 1)
 	go func() { ch <- pl.Run(context.Background(), s.fn) }()
 	<-s.started
-	f.fake.BlockUntil(2) // the timeout's timer and the hedge's
+	testwait.Timers(t, f.fake, 2, "the timeout's timer and the hedge's")
 	f.fake.Advance(100 * time.Millisecond)
 	<-s.started // the hedge runs
 	f.fake.Advance(900 * time.Millisecond)

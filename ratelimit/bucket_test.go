@@ -240,7 +240,7 @@ func TestWait(t *testing.T) {
 	defer cancel2()
 	done := make(chan error, 1)
 	go func() { done <- b.Wait(long) }()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "Wait's timer for the token")
 	clk.Advance(time.Hour - time.Second)
 	select {
 	case err := <-done:
@@ -255,7 +255,7 @@ func TestWait(t *testing.T) {
 	// Canceled while waiting: the context's error, and the token back.
 	cctx, cancel3 := context.WithCancel(ctx)
 	go func() { done <- b.Wait(cctx) }()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "Wait's timer for the token")
 	cancel3()
 	if err := <-done; err != context.Canceled {
 		t.Fatalf("canceled Wait: %v", err)
@@ -311,7 +311,7 @@ func TestRunWaits(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- b.Execute(ctx, fn) }() // waits 100ms
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the waiting call's timer")
 	// Another call would wait 200ms, beyond MaxWait: rejected at once.
 	if err := b.Execute(ctx, fn); err != ErrRateLimited {
 		t.Fatalf("Execute beyond MaxWait: %v", err)

@@ -959,7 +959,7 @@ func TestStartSweepsInBackground(t *testing.T) {
 	r.Start()
 	r.Start() // idempotent: still one sweeper, one timer
 	defer r.Close()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the sweeper's timer")
 	if n := clk.Timers(); n != 1 {
 		t.Fatalf("%d timers, want 1", n)
 	}
@@ -967,7 +967,7 @@ func TestStartSweepsInBackground(t *testing.T) {
 		clk.Advance(10 * time.Second)
 		// The sweeper re-arms its timer after each sweep: once it is
 		// back, the sweep is done.
-		clk.BlockUntil(1)
+		testwait.Timers(t, clk, 1, "the sweeper's re-armed timer")
 	}
 	if r.Len() != 0 || r.Stats().Evicted != 1 {
 		t.Fatalf("Len %d, Stats %+v after a minute of sweeps", r.Len(), r.Stats())
@@ -980,7 +980,7 @@ func TestStartSweepsInBackground(t *testing.T) {
 	// Still usable, and Start works again.
 	mustGet(t, r, "b")
 	r.Start()
-	clk.BlockUntil(1)
+	testwait.Timers(t, clk, 1, "the restarted sweeper's timer")
 }
 
 func TestNoGoroutineWithoutStart(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/retry"
 )
 
@@ -87,7 +88,7 @@ func TestExponentialWaitsOnFakeClock(t *testing.T) {
 	})
 	want := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond, 800 * time.Millisecond, time.Second}
 	for i, d := range want {
-		fake.BlockUntil(1)
+		testwait.Timers(t, fake, 1, "the retry's wait")
 		if got := attempts.Load(); got != int32(i+1) {
 			t.Fatalf("before wait %d: %d attempts, want %d", i, got, i+1)
 		}
@@ -302,7 +303,7 @@ func TestCancelWhileWaiting(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := async(p, ctx, func(context.Context) error { return unavailable })
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the retry's wait")
 	cancel()
 	var err error
 	select {
@@ -506,7 +507,7 @@ func TestPanicPropagatesAndLeavesNothingBehind(t *testing.T) {
 			return unavailable
 		})
 	}()
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the retry's wait")
 	fake.Advance(time.Second)
 	if r := <-done; r != "boom" {
 		t.Fatalf("recovered %v, want the original panic value", r)
@@ -701,7 +702,7 @@ func TestEventsPublishRetriesAndBudgetRejections(t *testing.T) {
 	go func() {
 		done <- p.Execute(context.Background(), func(context.Context) error { return errors.New("503") })
 	}()
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the retry's wait")
 	fake.Advance(time.Second)
 	if err := <-done; !errors.Is(err, retry.ErrRetriesExhausted) {
 		t.Fatalf("err = %v, want retries exhausted", err)

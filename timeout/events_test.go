@@ -9,6 +9,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
 	"github.com/fusebox-go/fusebox/internal/eventtest"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/timeout"
 )
 
@@ -27,14 +28,14 @@ func TestEvents(t *testing.T) {
 	}
 	cctx, cancel := context.WithCancel(context.Background())
 	ch := runAsync(cctx, p, waitOnCtx)
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the call's deadline timer")
 	cancel()
 	if err := <-ch; err != context.Canceled {
 		t.Fatalf("canceled call: %v", err)
 	}
 
 	ch = runAsync(context.Background(), p, waitOnCtx)
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the call's deadline timer")
 	fake.Advance(2 * time.Second)
 	if err := <-ch; !errors.Is(err, timeout.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)

@@ -22,7 +22,13 @@ func Example() {
 	}
 
 	go func() {
-		fake.BlockUntil(1) // the call is waiting on its deadline
+		// Once the call waits on its deadline (a test bounds the wait), two
+		// seconds pass.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := fake.BlockUntilContext(ctx, 1); err != nil {
+			panic(err)
+		}
 		fake.Advance(2 * time.Second)
 	}()
 	err = p.Execute(context.Background(), func(ctx context.Context) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/clock"
+	"github.com/fusebox-go/fusebox/internal/testwait"
 	"github.com/fusebox-go/fusebox/timeout"
 )
 
@@ -83,7 +84,7 @@ func TestFakeClockTimeoutFires(t *testing.T) {
 		gotErr, gotCause = ctx.Err(), context.Cause(ctx)
 		return ctx.Err()
 	})
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the call's deadline timer")
 	fake.Advance(2*time.Second - 1)
 	select {
 	case err := <-ch:
@@ -142,7 +143,7 @@ func TestFakeClockDerivedContexts(t *testing.T) {
 		ch <- seen{child.Err(), context.Cause(child), true}
 		return child.Err()
 	})
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the call's deadline timer")
 	fake.Advance(time.Second)
 	if err := <-done; !errors.Is(err, timeout.ErrTimeout) {
 		t.Fatalf("err = %v, want ErrTimeout", err)
@@ -427,7 +428,7 @@ func TestConcurrentTimeouts(t *testing.T) {
 	for range n {
 		wg.Go(func() { errs <- p.Execute(context.Background(), waitOnCtx) })
 	}
-	fake.BlockUntil(n)
+	testwait.Timers(t, fake, n, "every call's deadline timer")
 	fake.Advance(time.Second)
 	wg.Wait()
 	close(errs)
@@ -461,7 +462,7 @@ func TestInPipeline(t *testing.T) {
 		})
 		ch <- err
 	}()
-	fake.BlockUntil(1)
+	testwait.Timers(t, fake, 1, "the call's deadline timer")
 	fake.Advance(time.Second)
 	if err := <-ch; !errors.Is(err, fusebox.ErrTimeout) {
 		t.Fatalf("Do err = %v, want ErrTimeout", err)

@@ -27,6 +27,26 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// runDemoCLI is runCLI for a command that runs the demo. A run whose load
+// generator fell behind its schedule on a busy machine ends the command
+// with "the machine is too slow to produce the load" (exit 1): runDemoCLI
+// tries again, up to 3 times in all, and skips the test, saying so, if
+// every attempt was too slow. Tests that judge no latency use it.
+func runDemoCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	const attempts = 3
+	for attempt := 1; attempt <= attempts; attempt++ {
+		code, stdout, stderr = runCLI(t, args...)
+		if code == 0 || !strings.Contains(stderr, "too slow to produce the load") {
+			return code, stdout, stderr
+		}
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		t.Logf("attempt %d of %d: %s", attempt, attempts, lines[len(lines)-1])
+	}
+	t.Skipf("the machine was too busy to produce the demo's load in %d attempts", attempts)
+	return code, stdout, stderr
+}
+
 func TestHelp(t *testing.T) {
 	for _, args := range [][]string{{"--help"}, {"-h"}, {"help"}} {
 		code, out, errOut := runCLI(t, args...)
@@ -282,7 +302,7 @@ func TestDemoReportWriteFails(t *testing.T) {
 		if asJSON {
 			args = append(args, "--json")
 		}
-		code, out, errOut := runCLI(t, args...)
+		code, out, errOut := runDemoCLI(t, args...)
 		if code != 1 || !strings.Contains(errOut, "fusebox demo: cannot write the report: ") || !strings.Contains(errOut, "/dev/full") {
 			t.Errorf("json %v: exit %d, stderr %q; want 1 and the report's error", asJSON, code, errOut)
 		}
@@ -309,7 +329,7 @@ func TestDemoJSON(t *testing.T) {
 		t.Skip("runs the demo for a few seconds")
 	}
 	report := filepath.Join(t.TempDir(), "report.html")
-	code, out, errOut := runCLI(t, append([]string{"demo", "--json", "--report", report}, quickDemo...)...)
+	code, out, errOut := runDemoCLI(t, append([]string{"demo", "--json", "--report", report}, quickDemo...)...)
 	if code != 0 {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}
@@ -362,7 +382,7 @@ func TestDemoText(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo for a few seconds")
 	}
-	code, out, errOut := runCLI(t, append([]string{"demo", "--report", ""}, quickDemo...)...)
+	code, out, errOut := runDemoCLI(t, append([]string{"demo", "--report", ""}, quickDemo...)...)
 	if code != 0 || errOut != "" {
 		t.Fatalf("exit %d, stderr:\n%s", code, errOut)
 	}

@@ -4,6 +4,8 @@
 package testwait
 
 import (
+	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -65,4 +67,33 @@ func Spin(t testing.TB, what string, cond func() bool) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// TimerWaiter is what Timers waits on: *clock.Fake (an interface, so that
+// the clock package's own tests may use this package).
+type TimerWaiter interface {
+	BlockUntilContext(ctx context.Context, n int) error
+}
+
+// Timers waits until at least n timers are pending on a fake clock: the
+// goroutines under test have armed what the test is about to fire. It
+// fails the test, naming what, if they have not within Limit. Like the
+// other helpers it must be called from the test's goroutine; a helper
+// goroutine uses TimersErr.
+func Timers(t testing.TB, c TimerWaiter, n int, what string) {
+	t.Helper()
+	if err := TimersErr(c, n, what); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TimersErr is Timers for a goroutine other than the test's: it returns
+// the failure instead of failing the test.
+func TimersErr(c TimerWaiter, n int, what string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), Limit)
+	defer cancel()
+	if err := c.BlockUntilContext(ctx, n); err != nil {
+		return fmt.Errorf("timed out after %v waiting for %s: %w", Limit, what, err)
+	}
+	return nil
 }
