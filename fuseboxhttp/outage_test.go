@@ -36,7 +36,10 @@ func TestOutageLifecycle(t *testing.T) {
 		Name: "flaky", ConsecutiveFailures: 3, OpenDuration: 10 * time.Second,
 		HalfOpenProbes: 1, HalfOpenSuccesses: 1, Clock: fake,
 	})
-	attempt, err := timeout.New(timeout.Config{Timeout: 150 * time.Millisecond, Clock: clock.Real()})
+	// One second per attempt: room for a loaded machine (a probe that could
+	// not reach the server within 150 ms here failed a stress run), and
+	// still far below the slow phase's latency.
+	attempt, err := timeout.New(timeout.Config{Timeout: time.Second, Clock: clock.Real()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +134,7 @@ func TestOutageLifecycle(t *testing.T) {
 	if err := srv.SetResetRate(0); err != nil {
 		t.Fatal(err)
 	}
-	if err := srv.SetLatency(2 * time.Second); err != nil {
+	if err := srv.SetLatency(time.Minute); err != nil { // ended by the client leaving
 		t.Fatal(err)
 	}
 	if _, err := probe("slow"); !errors.Is(err, fusebox.ErrTimeout) {
