@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -128,9 +130,16 @@ func BenchmarkHTTPServer(b *testing.B) {
 
 // pairedGet alternates GETs of urlA with a and urlB with c, both carrying
 // header, on every goroutine of the benchmark and reports both sides' mean
-// time per request and the overhead of the second side over the first.
+// time per request and the overhead of the second side over the first;
+// and, as a measure that a few stalled requests cannot move, each side's
+// median time per request and the overhead of the medians. On a machine
+// whose other work takes the benchmark's threads off the CPU for
+// milliseconds at a time, each such stall lands on one side's request and
+// moves that side's mean by more than the overhead; the medians stay put.
 func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB string, header http.Header) {
 	var nsA, nsB atomic.Int64
+	var mu sync.Mutex
+	var allA, allB []time.Duration
 	get := func(c *http.Client, url string) (time.Duration, bool) {
 		start := time.Now()
 		req, err := http.NewRequest(http.MethodGet, url, nil)
@@ -157,6 +166,12 @@ func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB s
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		var sumA, sumB time.Duration
+		durA, durB := make([]time.Duration, 0, 1024), make([]time.Duration, 0, 1024)
+		defer func() {
+			mu.Lock()
+			allA, allB = append(allA, durA...), append(allB, durB...)
+			mu.Unlock()
+		}()
 		// Which side goes first alternates too, so neither always
 		// follows the other.
 		for i := 0; pb.Next(); i++ {
@@ -178,6 +193,7 @@ func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB s
 			}
 			sumA += d1
 			sumB += d2
+			durA, durB = append(durA, d1), append(durB, d2)
 		}
 		nsA.Add(int64(sumA))
 		nsB.Add(int64(sumB))
@@ -187,6 +203,15 @@ func pairedGet(b *testing.B, a *http.Client, urlA string, c *http.Client, urlB s
 	b.ReportMetric(ma, "bare-ns/req")
 	b.ReportMetric(mb, "fusebox-ns/req")
 	b.ReportMetric((mb-ma)/ma*100, "overhead-%")
+	if len(allA) == 0 || len(allB) == 0 {
+		return
+	}
+	slices.Sort(allA)
+	slices.Sort(allB)
+	pa, pb := float64(allA[len(allA)/2]), float64(allB[len(allB)/2])
+	b.ReportMetric(pa, "bare-p50-ns")
+	b.ReportMetric(pb, "fusebox-p50-ns")
+	b.ReportMetric((pb-pa)/pa*100, "overhead-p50-%")
 }
 
 // BenchmarkHTTPClientPaired: a bare http.Transport against fuseboxhttp's

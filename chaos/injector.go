@@ -42,18 +42,23 @@ type Injector struct {
 type Snapshot struct {
 	// Enabled reports whether faults are injected (see Disable).
 	Enabled bool `json:"enabled"`
-	// Fault is the current Fault; Seed its effective seed (drawn at random
-	// when Fault.Seed is 0).
-	Fault Fault  `json:"fault"`
-	Seed  uint64 `json:"seed"`
+	// Fault is the current Fault.
+	Fault Fault `json:"fault"`
+	// Seed is the effective seed of the random decisions: Fault.Seed, or
+	// the one drawn at random when Fault.Seed is 0.
+	Seed uint64 `json:"seed"`
 	// Calls counts calls that met the injector while it was enabled.
 	Calls uint64 `json:"calls"`
-	// Delayed counts calls given a latency; the others count calls given
-	// each fault.
-	Delayed    uint64 `json:"delayed"`
-	Errors     uint64 `json:"errors"`
-	Statuses   uint64 `json:"statuses"`
-	Resets     uint64 `json:"resets"`
+	// Delayed counts calls given a latency (LatencyFault).
+	Delayed uint64 `json:"delayed"`
+	// Errors counts calls failed with an error (ErrorFault).
+	Errors uint64 `json:"errors"`
+	// Statuses counts calls answered with an injected status (StatusFault).
+	Statuses uint64 `json:"statuses"`
+	// Resets counts calls whose connection was reset (ResetFault).
+	Resets uint64 `json:"resets"`
+	// Blackholes counts calls held unanswered until they ended
+	// (BlackholeFault).
 	Blackholes uint64 `json:"blackholes"`
 }
 

@@ -63,16 +63,19 @@ type Server struct {
 	statuses                                           [600]atomic.Uint64 // by code; 0 holds codes out of range
 }
 
-// ServerStats are a Server's counters. Counters only grow.
+// ServerStats are a Server's counters. Counters only grow; InFlight is a
+// gauge.
 type ServerStats struct {
-	// Requests counts requests received; InFlight those being served.
+	// Requests counts requests received.
 	Requests uint64 `json:"requests"`
-	InFlight int    `json:"inFlight"`
+	// InFlight is how many requests are being served now (a gauge, 0 or
+	// more, not a counter).
+	InFlight int `json:"inFlight"`
 	// Statuses counts answered requests by status code.
 	Statuses map[int]uint64 `json:"statuses"`
-	// Resets counts connections reset by a ResetFault; Blackholes
-	// requests a BlackholeFault held until they ended.
-	Resets     uint64 `json:"resets"`
+	// Resets counts connections reset by a ResetFault.
+	Resets uint64 `json:"resets"`
+	// Blackholes counts requests a BlackholeFault held until they ended.
 	Blackholes uint64 `json:"blackholes"`
 	// Hijacked counts requests whose handler took the connection over
 	// (http.Hijacker), as a websocket upgrade does: what it sent is its

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
@@ -102,6 +103,45 @@ func BenchmarkRoundTripperAddedCost(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRoundTripperAddedCostPaired is BenchmarkRoundTripperAddedCost
+// with both sides in one run: each iteration sends a block of requests
+// through the bare base and a block through the RoundTripper, in turns
+// (which goes first alternates), timing each block, so that both sides
+// share every moment of the run (on a busy machine, sub-benchmarks run one
+// after the other see different machines, which moves their difference by
+// more than its size). It reports each side's mean time per request and
+// the difference: what the RoundTripper adds.
+func BenchmarkRoundTripperAddedCostPaired(b *testing.B) {
+	const block = 64
+	sides := [2]http.RoundTripper{answeringRT{}, mustRT(b, answeringRT{}, fuseboxhttp.WithPipeline(breakerRetry))}
+	req, err := http.NewRequest(http.MethodGet, "http://api.example.com/items", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var spent [2]time.Duration
+	for i := 0; b.Loop(); i++ {
+		for j := range 2 {
+			side := (i + j) % 2
+			rt := sides[side]
+			start := time.Now()
+			for range block {
+				resp, err := rt.RoundTrip(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			spent[side] += time.Since(start)
+		}
+	}
+	n := float64(b.N * block)
+	bare, wrapped := float64(spent[0])/n, float64(spent[1])/n
+	b.ReportMetric(bare, "bare-ns/req")
+	b.ReportMetric(wrapped, "fusebox-ns/req")
+	b.ReportMetric(wrapped-bare, "added-ns/req")
 }
 
 // BenchmarkMiddleware compares a bare handler with the same handler behind

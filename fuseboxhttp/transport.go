@@ -1,7 +1,6 @@
 package fuseboxhttp
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -196,11 +195,11 @@ func (t *RoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeRequestBody(req)
 		return nil, err
 	}
-	c := &call{t: t, req: req}
-	c.resps = c.first[:0]
-	c.retryable = t.idempotent(req) && (!hasBody(req) || req.GetBody != nil)
+	c := newCall(t, req)
 	err = p.RunCall(req.Context(), c)
-	return c.finish(req.Context(), err)
+	resp, err := c.finish(req.Context(), err)
+	c.unref()
+	return resp, err
 }
 
 // idempotent reports whether req may be sent more than once.
@@ -226,12 +225,32 @@ func closeRequestBody(req *http.Request) {
 	}
 }
 
-// call is the state of one RoundTrip across its attempts.
+// callPool holds the calls of finished RoundTrips, for the next ones.
+var callPool = sync.Pool{New: func() any { return new(call) }}
+
+// newCall returns the state of a RoundTrip of req, from callPool.
+func newCall(t *RoundTripper, req *http.Request) *call {
+	c := callPool.Get().(*call)
+	c.t, c.req = t, req
+	c.resps = c.first[:0]
+	c.retryable = t.idempotent(req) && (!hasBody(req) || req.GetBody != nil)
+	c.refs.Store(1)
+	return c
+}
+
+// call is the state of one RoundTrip across its attempts. It goes back to
+// callPool when the last of its users lets go of it: RoundTrip once
+// finish has run, and each running attempt (an attempt that, against the
+// policies' contract, outlives the call, keeps it until it returns). No
+// response handed to the caller references it.
 type call struct {
 	t         *RoundTripper
 	req       *http.Request
 	retryable bool // idempotent, and the body (if any) can be replayed
 
+	// refs counts RoundTrip itself and the running attempts; the call is
+	// reset and pooled when it drops to zero.
+	refs     atomic.Int32
 	attempts atomic.Int32
 
 	mu    sync.Mutex
@@ -253,9 +272,20 @@ type tracked struct {
 // Run implements fusebox.Call: one attempt, whose response becomes the
 // call's result unless an earlier attempt succeeded or a fallback answered.
 func (c *call) Run(ctx context.Context) error {
+	c.refs.Add(1)
+	defer c.unref()
 	resp, err := c.attempt(ctx)
 	c.result.Record(resp, err)
 	return err
+}
+
+// unref lets go of c: the last to do so resets it and puts it back in
+// callPool.
+func (c *call) unref() {
+	if c.refs.Add(-1) == 0 {
+		*c = call{}
+		callPool.Put(c)
+	}
 }
 
 // SetResult implements fusebox.Call: a fallback's response (nil or an
@@ -453,20 +483,6 @@ func interrupted(ctx context.Context, err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
-// readAhead reads up to maxReadAhead bytes of a failed response's body.
-// When that is all of it, the body is closed, so its connection returns to
-// the pool at once, and replaced by the bytes read; otherwise the bytes read
-// are put back in front of the rest.
-func readAhead(resp *http.Response) {
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, maxReadAhead+1))
-	if err == nil && len(buf) <= maxReadAhead {
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
-		return
-	}
-	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body, err: err}
-}
-
 // readsAhead reports whether an attempt reads ahead of resp's body: with
 // WithBodyReadAhead always, by default only for a declared length within
 // the limit.
@@ -479,51 +495,6 @@ func (o *options) readsAhead(resp *http.Response) bool {
 	}
 	return resp.ContentLength >= 0 && resp.ContentLength <= o.readAhead
 }
-
-// readAheadChecked reads up to limit bytes of a successful response's body
-// into memory, so that a broken body fails the attempt. On an error it
-// closes the body and returns the error; otherwise the caller reads the
-// bytes from memory, then whatever is left.
-func readAheadChecked(resp *http.Response, limit int64) error {
-	if n := resp.ContentLength; n >= 0 && n <= limit {
-		// The common case, a short body of declared length: one buffer
-		// of the right size, no growing.
-		mb := &memBody{buf: make([]byte, n)}
-		if _, err := io.ReadFull(resp.Body, mb.buf); err != nil {
-			resp.Body.Close()
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
-			return fmt.Errorf("fuseboxhttp: reading the response body: %w", err)
-		}
-		resp.Body.Close()
-		mb.r.Reset(mb.buf)
-		resp.Body = mb
-		return nil
-	}
-	buf, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		resp.Body.Close()
-		return fmt.Errorf("fuseboxhttp: reading the response body: %w", err)
-	}
-	if int64(len(buf)) <= limit {
-		resp.Body.Close()
-		resp.Body = io.NopCloser(bytes.NewReader(buf))
-		return nil
-	}
-	resp.Body = &prefixedBody{prefix: bytes.NewReader(buf), rc: resp.Body}
-	return nil
-}
-
-// memBody is a body read ahead in full: the bytes and their reader in one
-// allocation.
-type memBody struct {
-	buf []byte
-	r   bytes.Reader
-}
-
-func (b *memBody) Read(p []byte) (int, error) { return b.r.Read(p) }
-func (b *memBody) Close() error               { return nil }
 
 // heldBody releases the attempt's timeout contexts when it is closed.
 type heldBody struct {
@@ -548,45 +519,4 @@ func (b *heldConn) Close() error {
 	err := b.ReadWriteCloser.Close()
 	b.release()
 	return err
-}
-
-// prefixedBody is a body whose first bytes were read ahead.
-type prefixedBody struct {
-	prefix *bytes.Reader
-	rc     io.ReadCloser
-	err    error // the error that stopped the read-ahead, if any
-}
-
-func (b *prefixedBody) Read(p []byte) (int, error) {
-	if b.prefix.Len() > 0 {
-		return b.prefix.Read(p)
-	}
-	if b.err != nil {
-		return 0, b.err
-	}
-	return b.rc.Read(p)
-}
-
-func (b *prefixedBody) Close() error { return b.rc.Close() }
-
-// drainAndClose reads what is left of a response body, up to maxReadAhead
-// bytes, so that its connection can be reused, and closes it.
-// The bytes already read ahead are in memory and need no draining.
-func drainAndClose(resp *http.Response) {
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		// The body is the upgraded connection: reading it would wait for
-		// the peer. Closing it is all there is to release.
-		resp.Body.Close()
-		return
-	}
-	body := resp.Body
-	if pb, ok := body.(*prefixedBody); ok {
-		if pb.err != nil {
-			pb.rc.Close()
-			return
-		}
-		body = pb.rc
-	}
-	_, _ = io.CopyN(io.Discard, body, maxReadAhead)
-	body.Close()
 }

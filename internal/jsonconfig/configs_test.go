@@ -17,6 +17,7 @@ import (
 	"github.com/fusebox-go/fusebox"
 	"github.com/fusebox-go/fusebox/breaker"
 	"github.com/fusebox-go/fusebox/bulkhead"
+	"github.com/fusebox-go/fusebox/chaos"
 	"github.com/fusebox-go/fusebox/dashboard"
 	"github.com/fusebox-go/fusebox/fallback"
 	"github.com/fusebox-go/fusebox/fuseboxhttp"
@@ -48,16 +49,13 @@ var configs = map[string]func() any{
 	"fuseboxhttp.LoadShedderConfig": func() any { return new(fuseboxhttp.LoadShedderConfig) },
 	"fuseboxhttp.RateLimiterConfig": func() any { return new(fuseboxhttp.RateLimiterConfig) },
 	"fuseboxhttp.DeadlineConfig":    func() any { return new(fuseboxhttp.DeadlineConfig) },
+	"chaos.LatencyFault":            func() any { return new(chaos.LatencyFault) },
 	"fuseboxhttp.ShutdownConfig":    func() any { return new(fuseboxhttp.ShutdownConfig) },
 }
 
 // notYet are configuration types with duration fields that do not decode
 // strings yet, each with the reason.
-var notYet = map[string]string{
-	// Package chaos is being reworked on another branch; its Config
-	// nests a Fault whose LatencyFault has the durations.
-	"chaos.LatencyFault": "chaos is edited on another branch",
-}
+var notYet = map[string]string{}
 
 // durationFields returns the JSON names and Go names of the duration
 // fields of the struct v points to.
