@@ -1,9 +1,11 @@
 package hedge_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -251,11 +253,35 @@ func TestAllFailReturnsLastError(t *testing.T) {
 	})
 	ch := f.runAsync(context.Background(), s.fn)
 	f.hedgeAfter(s, 10*time.Millisecond)
-	<-hedgeDone // the hedge fails first; the first attempt is still running
+	// The hedge fails first, while the first attempt is still running.
+	// Its function returning is not enough: the policy records the
+	// result after that, in the hedge's goroutine, and the first attempt,
+	// released at once, could have its result recorded before (1 run in
+	// 1,000 under the race detector on a busy machine).
+	testwait.Recv(t, hedgeDone, "the hedge to fail")
+	hedgesEnded(t)
 	close(release)
-	if err := <-ch; err != errFirst {
+	if err := testwait.Recv(t, ch, "the call"); err != errFirst {
 		t.Fatalf("err = %v, want the last attempt's error", err)
 	}
+}
+
+// hedgesEnded waits until no hedge goroutine is left in the process: each
+// has recorded its attempt's result and returned. Nothing the policy
+// exposes changes when a hedge that lost records its failure, so the
+// goroutines' stacks are read, as goleak does.
+func hedgesEnded(t *testing.T) {
+	t.Helper()
+	testwait.Eventually(t, "the hedge goroutines to record their results and end", func() bool {
+		buf := make([]byte, 64<<10)
+		for {
+			n := runtime.Stack(buf, true)
+			if n < len(buf) {
+				return !bytes.Contains(buf[:n], []byte("hedge.(*race).hedge("))
+			}
+			buf = make([]byte, 2*len(buf))
+		}
+	})
 }
 
 func TestFailureBeforeDelayDoesNotHedge(t *testing.T) {

@@ -216,6 +216,13 @@ func card(name, state string) chromedp.CSS {
 
 // within runs steps with a deadline, failing the test with what (and a
 // screenshot in out).
+// liveBound is how long a test waits for a change to reach an open page
+// by itself, pushed by the server (the sampler ticks every 250 ms):
+// typically tens of milliseconds, as logged. The bound is generous: under
+// scripts/stress.sh, with other builds running too, a bound of 1 s failed
+// once; a page that is not updated live never shows the change at all.
+const liveBound = 5 * time.Second
+
 func within(t *testing.T, ctx context.Context, out string, d time.Duration, what string, steps ...chromedp.Action[chromedp.Void]) time.Duration {
 	t.Helper()
 	start := time.Now()
@@ -289,15 +296,15 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 
 	svc.payments.Trip()
-	took := within(time.Second, "the page shows payments open", chromedp.WaitVisible(card("payments", "open")))
+	took := within(liveBound, "the page shows payments open", chromedp.WaitVisible(card("payments", "open")))
 	t.Logf("open shown %v after the trip", took.Round(time.Millisecond))
-	within(2*time.Second, "the timeline shows the change",
+	within(liveBound, "the timeline shows the change",
 		chromedp.WaitVisible(chromedp.CSS(`#timeline li .tag[data-state="open"]`)))
 	time.Sleep(1200 * time.Millisecond) // let the sparklines show the rejections
 	shot(t, ctx, out, "dashboard-open.png")
 
 	svc.payments.Reset()
-	took = within(time.Second, "the page shows payments closed again", chromedp.WaitVisible(card("payments", "closed")))
+	took = within(liveBound, "the page shows payments closed again", chromedp.WaitVisible(card("payments", "closed")))
 	t.Logf("closed shown %v after the reset", took.Round(time.Millisecond))
 
 	// The operator unlocks actions and forces payments open from the page.
@@ -376,7 +383,7 @@ func TestDashboardInChromiumWithReadToken(t *testing.T) {
 		t.Errorf("document.cookie = %q (%v): want the read cookie out of the script's reach", c, err)
 	}
 	svc.payments.Trip()
-	within(t, ctx, out, time.Second, "the stream shows payments open", chromedp.WaitVisible(card("payments", "open")))
+	within(t, ctx, out, liveBound, "the stream shows payments open", chromedp.WaitVisible(card("payments", "open")))
 	svc.payments.Reset()
 	within(t, ctx, out, 20*time.Second, "the page opened again without the token streams",
 		chromedp.Navigate(url),
@@ -384,7 +391,7 @@ func TestDashboardInChromiumWithReadToken(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#conn[data-conn="live"]`)),
 	)
 	svc.payments.Trip()
-	within(t, ctx, out, time.Second, "the stream shows payments open again", chromedp.WaitVisible(card("payments", "open")))
+	within(t, ctx, out, liveBound, "the stream shows payments open again", chromedp.WaitVisible(card("payments", "open")))
 	shot(t, ctx, out, "dashboard-read-token.png")
 }
 
