@@ -597,7 +597,8 @@ func (r *Registry[T]) rememberIfHeld(e *entry[T]) {
 	sh := r.shardOf(h)
 	sh.mu.Lock()
 	if _, live := sh.m[e.key]; !live {
-		r.evictedHeld.Add(1)
+		// Not counted in EvictedHeld, a subset of EvictedKept: Keep
+		// judged this member before it tripped.
 		if r.remember(sh, h, untilAfter(now, d), now) {
 			r.forgotten.Add(1)
 		}
