@@ -142,12 +142,26 @@ func TestServerLatency(t *testing.T) {
 	if d := time.Since(start); d < 30*time.Millisecond {
 		t.Fatalf("answered in %v, want at least 30ms", d)
 	}
-	// A client deadline shorter than the latency: the client gives up,
-	// the server counts the request as unanswered.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+	// A client that gives up while the server holds its request: the
+	// server counts it as unanswered. The client cancels once the request
+	// is in flight at the server, and the latency is then long enough not
+	// to end first: a 5 ms client deadline, as this was, could end on a
+	// busy machine before the request reached the server, which then had
+	// nothing unanswered to count.
+	if err := s.SetLatency(time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if _, _, err := get(ctx, t, c, s.URL()); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("error %v", err)
+	gave := make(chan error, 1)
+	go func() {
+		_, _, err := get(ctx, t, c, s.URL())
+		gave <- err
+	}()
+	testwait.Eventually(t, "the request in flight at the server", func() bool { return s.InFlight() == 1 })
+	cancel()
+	if err := testwait.Recv(t, gave, "the client to give up"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v, want context.Canceled", err)
 	}
 	testwait.Eventually(t, "the unanswered request", func() bool { return s.Stats().Unanswered == 1 && s.InFlight() == 0 })
 	_ = s.SetLatency(0)
